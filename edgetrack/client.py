@@ -1,0 +1,484 @@
+"""``Client``: the public API, in analytics-python's shape, over a durable queue.
+
+The caller's thread only validates, builds the envelope and serialises it (microseconds),
+then hands the row to the group-commit writer. Two daemon threads start on the first call:
+the writer (SQLite commits) and the scheduler (uploads). ``requests`` and ``sqlite_utils``
+are imported in those threads, never on the caller's path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from edgetrack.config import QueueLimits, Timeouts
+from edgetrack.context import default_context
+from edgetrack.delivery import DeliveryFailure
+from edgetrack.errors import ConfigError, EventTypeError, EventValueError
+from edgetrack.events import MessageBuilder
+from edgetrack.policy import FlushPolicy
+from edgetrack.protocols import Clock, Destination, Sender, SystemClock
+from edgetrack.retry import RetryPolicy
+from edgetrack.scheduler import Scheduler
+from edgetrack.stats import Stats, lane_stats
+from edgetrack.store.paths import default_path, load_anonymous_id
+from edgetrack.store.sqlite import SQLiteStore
+from edgetrack.store.writer import Writer
+
+__all__ = ["Client"]
+
+log = logging.getLogger("edgetrack")
+
+Result = tuple[bool, dict[str, Any]]
+_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+class Client:
+    """Record events durably and deliver them to every destination.
+
+    ``destinations``: where events go (``edgetrack.destinations``); each is one delivery lane.
+    ``path``: the queue file (default: ``<user data dir of app_name>/edgetrack/queue.db``).
+    ``durable``: make every call wait until its event is committed (``synchronous=FULL``).
+    ``flush_at`` / ``flush_interval``: upload when this many events wait, or the oldest has
+    waited this many seconds. ``send=False`` queues without uploading (the CLI can flush).
+    """
+
+    def __init__(
+        self,
+        destinations: Iterable[Destination] = (),
+        *,
+        path: str | os.PathLike[str] | None = None,
+        app_name: str = "edgetrack",
+        app_version: str | None = None,
+        durable: bool = False,
+        flush_at: int = 20,
+        flush_interval: float = 30.0,
+        limits: QueueLimits | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        on_error: Callable[[DeliveryFailure], None] | None = None,
+        auto_anonymous_id: bool = True,
+        send: bool = True,
+        shutdown_timeout: float = 5.0,
+        clock: Clock | None = None,
+        sender: Callable[[], Sender] | None = None,
+    ) -> None:
+        self.destinations = list(destinations)
+        names = [getattr(d, "name", None) for d in self.destinations]
+        for destination, name in zip(self.destinations, names, strict=True):
+            if not isinstance(name, str) or not hasattr(destination, "encode"):
+                raise ConfigError(
+                    f"destinations must be edgetrack destinations (e.g. IntileryMobile(...)), "
+                    f"got {destination!r}"
+                )
+        duplicates = {str(n) for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ConfigError(
+                f"two destinations share the lane name {sorted(duplicates)[0]!r}; "
+                "give one of them name='...' so each has its own lane"
+            )
+        if not isinstance(app_name, str) or not app_name:
+            raise ConfigError("app_name must be a non-empty str (it names the data folder)")
+        self.policy = FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
+        self.limits = limits or QueueLimits()
+        self.durable = bool(durable)
+        self.send = bool(send)
+        self.shutdown_timeout = shutdown_timeout
+        self.clock: Clock = clock or SystemClock()
+        self._app_name = app_name
+        self._path = Path(path) if path is not None else None
+        self._path_lock = threading.Lock()
+        self._anon_id: str | None = None
+        self._closed = False
+        self._pid = os.getpid()
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._stats_store: SQLiteStore | None = None
+        self._builder = MessageBuilder(
+            context=default_context(app_name, app_version),
+            anonymous_id=self._anonymous_id if auto_anonymous_id else None,
+            max_event_bytes=self.limits.max_event_bytes,
+            clock=self.clock.now,
+        )
+        self._writer = Writer(self._open_store, self.limits, on_commit=self._on_commit)
+        self._scheduler = Scheduler(
+            destinations=self.destinations,
+            open_store=self._open_store,
+            make_sender=sender or _http_sender,
+            policy=self.policy,
+            retry=retry or RetryPolicy(),
+            clock=self.clock,
+            timeouts=timeouts or Timeouts(),
+            on_error=on_error,
+        )
+        _CLIENTS.add(self)
+        atexit.register(self._atexit)
+
+    # -- where things live -----------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The queue file (resolved on first use; platformdirs is imported only then)."""
+        if self._path is None:
+            with self._path_lock:
+                if self._path is None:
+                    self._path = default_path(self._app_name)
+        return self._path
+
+    def _anonymous_id(self) -> str:
+        if self._anon_id is None:
+            self._anon_id = load_anonymous_id(self.path.parent)
+        return self._anon_id
+
+    def _open_store(self) -> SQLiteStore:
+        store = SQLiteStore.open(self.path, synchronous="FULL" if self.durable else "NORMAL")
+        try:
+            store.ensure_lanes([d.name for d in self.destinations], self.clock.now())
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    # -- the calls -------------------------------------------------------------------------
+
+    def track(
+        self,
+        user_id: object = None,
+        event: object = None,
+        properties: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+    ) -> Result:
+        """Record that ``user_id`` did ``event``; returns ``(True, message)`` once queued."""
+        if not isinstance(event, str) or not event.strip():
+            if event is None or isinstance(event, str):
+                raise EventValueError("track() needs an event name: pass event='Song Played'")
+            raise EventTypeError(f"event must be a str, not {type(event).__name__}")
+        fields = {"event": event, "properties": _mapping("properties", properties)}
+        return self._enqueue(
+            "track", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def identify(
+        self,
+        user_id: object = None,
+        traits: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+    ) -> Result:
+        """Record who the user is and their ``traits``."""
+        fields = {"traits": _mapping("traits", traits)}
+        return self._enqueue(
+            "identify", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def page(
+        self,
+        user_id: object = None,
+        name: object = None,
+        properties: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        category: object = None,
+    ) -> Result:
+        """Record a page view (web-style apps)."""
+        return self._view(
+            "page",
+            user_id,
+            name,
+            properties,
+            category,
+            context,
+            timestamp,
+            anonymous_id,
+            integrations,
+            message_id,
+        )
+
+    def screen(
+        self,
+        user_id: object = None,
+        name: object = None,
+        properties: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        category: object = None,
+    ) -> Result:
+        """Record a screen view (mobile and kiosk apps)."""
+        return self._view(
+            "screen",
+            user_id,
+            name,
+            properties,
+            category,
+            context,
+            timestamp,
+            anonymous_id,
+            integrations,
+            message_id,
+        )
+
+    def alias(
+        self,
+        previous_id: object = None,
+        user_id: object = None,
+        context: object = None,
+        timestamp: object = None,
+        integrations: object = None,
+        message_id: object = None,
+    ) -> Result:
+        """Merge ``previous_id``'s history into ``user_id``."""
+        for arg, value in (("previous_id", previous_id), ("user_id", user_id)):
+            if value is None or value == "":
+                raise EventValueError(f"alias() needs {arg}: pass the id as a str")
+        fields = {"previousId": _require_id("previous_id", previous_id)}
+        return self._enqueue("alias", fields, user_id, None, context, timestamp, integrations, message_id)
+
+    def group(
+        self,
+        user_id: object = None,
+        group_id: object = None,
+        traits: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+    ) -> Result:
+        """Put the user in ``group_id`` (an account, a company) with the group's ``traits``."""
+        if group_id is None or group_id == "":
+            raise EventValueError("group() needs group_id: pass the group's id as a str")
+        fields = {
+            "groupId": _require_id("group_id", group_id),
+            "traits": _mapping("traits", traits),
+        }
+        return self._enqueue(
+            "group", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def _view(
+        self,
+        kind: str,
+        user_id: object,
+        name: object,
+        properties: object,
+        category: object,
+        context: object,
+        timestamp: object,
+        anonymous_id: object,
+        integrations: object,
+        message_id: object,
+    ) -> Result:
+        fields: dict[str, Any] = {}
+        for arg, value in (("name", name), ("category", category)):
+            if value is not None:
+                if not isinstance(value, str):
+                    raise EventTypeError(f"{arg} must be a str, not {type(value).__name__}")
+                fields[arg] = value
+        fields["properties"] = _mapping("properties", properties)
+        return self._enqueue(
+            kind, fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+        )
+
+    def _enqueue(
+        self,
+        kind: str,
+        fields: dict[str, Any],
+        user_id: object,
+        anonymous_id: object,
+        context: object,
+        timestamp: object,
+        integrations: object,
+        message_id: object,
+    ) -> Result:
+        msg, body, size = self._builder.build(
+            kind,
+            fields,
+            user_id=user_id,
+            anonymous_id=anonymous_id,
+            context=context,
+            timestamp=timestamp,
+            integrations=integrations,
+            message_id=message_id,
+        )
+        if self._closed:
+            log.warning("edgetrack: %s() after shutdown(); the event was not queued", kind)
+            return False, msg
+        if self._pid != os.getpid() or not self._started:
+            self._start()
+        seq = self._writer.put((kind, msg["messageId"], body, size, self.clock.now()))
+        if not seq:
+            log.error("edgetrack: the queue hand-off is full (the disk is failing?); event dropped")
+            return False, msg
+        if self.durable and not self._writer.wait_committed(seq, timeout=self.shutdown_timeout):
+            return False, msg
+        return True, msg
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: fresh locks, threads and connections; the parent keeps its own."""
+        self._pid = os.getpid()
+        self._start_lock = threading.Lock()
+        self._path_lock = threading.Lock()
+        self._writer.after_fork_in_child()
+        self._scheduler.after_fork_in_child()
+        self._stats_store = None
+        self._started = False
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid != os.getpid():  # forked without the at-fork hook (should not happen)
+                self._reset_after_fork()
+            if self._started:
+                return
+            self._writer.start()
+            if self.send and self.destinations:
+                self._scheduler.start()
+            self._started = True
+
+    def _on_commit(self, count: int, dropped: dict[str, int]) -> None:
+        if dropped:
+            log.warning("edgetrack: queue full; dropped the oldest events: %s", dropped)
+        self._scheduler.notify_commit(count)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send every pending event now; True when everything due was delivered in time."""
+        if not self._started:
+            self._start()
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._writer.wait_committed(timeout=timeout):
+            return False
+        if not (self.send and self.destinations):
+            return False
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._scheduler.flush(left)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Commit what is buffered, try a last flush, stop the threads; bounded by ``timeout``.
+
+        Nothing is lost if time runs out: the events stay queued for the next start.
+        Returns True when everything was delivered.
+        """
+        import time
+
+        if self._closed:
+            return False
+        timeout = self.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        delivered = False
+        if self._started and self._pid == os.getpid():
+            delivered = self.flush(timeout)
+        self._closed = True
+        self._writer.stop(max(0.0, deadline - time.monotonic()))
+        self._scheduler.stop(max(0.0, deadline - time.monotonic()))
+        if self._stats_store is not None:
+            self._stats_store.close()
+            self._stats_store = None
+        atexit.unregister(self._atexit)
+        return delivered
+
+    close = shutdown
+
+    def _atexit(self) -> None:
+        try:
+            self.shutdown(self.shutdown_timeout)
+        except Exception:  # never make the interpreter's exit fail
+            log.exception("edgetrack: shutdown at exit failed")
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- observing -------------------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        """Per-lane backlog, state and counters (read from the queue file) plus in-memory state."""
+        if self._stats_store is None or self._pid != os.getpid():
+            self._stats_store = self._open_store()
+        store = self._stats_store
+        now = self.clock.now()
+        counts = store.counters()
+        names = {d.name for d in self.destinations}
+        lanes = {
+            state.name: lane_stats(state, counts.get(state.name, {}), now)
+            for state in store.lane_states(now)
+            if state.name in names or not names
+        }
+        events, size = store.totals()
+        dropped = {}
+        if self._writer.dropped_full:
+            dropped["buffer_full"] = self._writer.dropped_full
+        if self._writer.lost_on_exit:
+            dropped["unwritten_at_exit"] = self._writer.lost_on_exit
+        return Stats(
+            path=str(self.path),
+            lanes=lanes,
+            events_on_disk=events,
+            bytes_on_disk=size,
+            buffered=self._writer.buffered,
+            dropped=dropped,
+            write_errors=self._writer.errors,
+            last_write_error=self._writer.last_error,
+            scheduler_wakeups=self._scheduler.wakeups,
+        )
+
+    def __repr__(self) -> str:
+        return f"Client(destinations={self.destinations!r}, path={str(self._path)!r})"
+
+
+def _mapping(name: str, value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise EventTypeError(f"{name} must be a dict (or None), not {type(value).__name__}")
+
+
+def _require_id(name: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise EventTypeError(f"{name} must be a str or a number, not {type(value).__name__}")
+    return str(value)
+
+
+def _http_sender() -> Sender:
+    from edgetrack.transport import HttpSender
+
+    return HttpSender()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,116 @@
+"""One batch of one lane: encode -> send -> interpret -> decide -> record.
+
+The only place where a destination, the sender, the retry policy and the store meet. It
+holds no state between batches; the lane's failure count and pause live in the queue file.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edgetrack.events import iso_utc_from_epoch
+from edgetrack.models import Outcome, OutcomeKind, Response
+from edgetrack.protocols import Destination, Sender
+from edgetrack.retry import RetryPolicy
+from edgetrack.store.sqlite import Claim, SQLiteStore
+
+__all__ = ["DeliveryFailure", "deliver"]
+
+log = logging.getLogger("edgetrack.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailure:
+    """What ``on_error`` receives: which lane, what went wrong, and what happens next."""
+
+    lane: str
+    kind: str  # an OutcomeKind value, e.g. "transient", "rate_limited", "auth"
+    status: int
+    detail: str
+    events: int
+    retry_in: float
+
+
+Report = Callable[[DeliveryFailure], None]
+
+
+def deliver(
+    store: SQLiteStore,
+    claim: Claim,
+    destination: Destination,
+    sender: Sender,
+    *,
+    owner: str,
+    now: Callable[[], float],
+    failures: int,
+    retry: RetryPolicy,
+    rng: random.Random,
+    timeout: tuple[float, float],
+    report: Report,
+) -> bool:
+    """Deliver one claim; return True when the lane may go on to its next batch."""
+    supported = [event for event in claim.events if event.type in destination.supports]
+    counts: Counter[tuple[str, str]] = Counter(
+        ("skipped", event.type) for event in claim.events if event.type not in destination.supports
+    )
+    if not supported:
+        store.complete(claim, owner, now(), counts=counts)
+        return True
+    try:
+        request = destination.encode(supported, sent_at=iso_utc_from_epoch(now()))
+    except Exception as exc:  # a destination that cannot encode is a bug: keep the events
+        log.exception("edgetrack: %s could not encode a batch", claim.lane)
+        response = Response(0, error=f"encode failed: {type(exc).__name__}: {exc}")
+        outcome = Outcome(OutcomeKind.TRANSIENT, response.error or "")
+    else:
+        response = sender.send(request, timeout=timeout)
+        outcome = destination.interpret(response)
+    decision = retry.decide(outcome, failures + 1, rng)
+    at = now()
+    if decision.action == "ack":
+        counts[("delivered", "")] += len(supported)
+        store.complete(claim, owner, at, counts=counts)
+        return True
+    error = f"HTTP {response.status}: {outcome.detail}" if response.status else outcome.detail
+    if decision.action == "pause":
+        store.fail(
+            claim.lane,
+            owner,
+            at,
+            error=error,
+            paused_until=at + decision.delay,
+            pause_reason=decision.reason,
+            count_failure=outcome.kind is not OutcomeKind.RATE_LIMITED,
+            counts={("paused", decision.reason): 1},
+        )
+    else:
+        store.fail(
+            claim.lane,
+            owner,
+            at,
+            error=error,
+            next_attempt=at + decision.delay,
+            counts={("retried", outcome.kind.value): 1},
+        )
+    log.warning(
+        "edgetrack: %s: %d events not delivered (%s); next try in %.1f s",
+        claim.lane,
+        len(supported),
+        error,
+        decision.delay,
+    )
+    report(
+        DeliveryFailure(
+            claim.lane,
+            outcome.kind.value,
+            response.status,
+            outcome.detail,
+            len(supported),
+            decision.delay,
+        )
+    )
+    return False

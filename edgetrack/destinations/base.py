@@ -1,0 +1,95 @@
+"""Shared pieces of the vendor destinations: endpoint checks, JSON joining, gzip, status mapping."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from edgetrack._version import __version__
+from edgetrack.errors import ConfigError
+from edgetrack.models import Outcome, OutcomeKind, QueuedEvent, Response
+from edgetrack.retry import parse_retry_after
+
+__all__ = [
+    "ALL_CALLS",
+    "USER_AGENT",
+    "check_endpoint",
+    "check_key",
+    "gzip_body",
+    "join_json",
+    "standard_outcome",
+    "with_fields",
+]
+
+ALL_CALLS = frozenset({"track", "identify", "page", "screen", "alias", "group"})
+USER_AGENT = f"edgetrack/{__version__}"
+
+
+def check_key(owner: str, name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{owner}: {name} must be a non-empty str (copy it from the vendor's console)")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(owner: str, endpoint: object, *, allow_http: bool = False) -> str:
+    """``scheme://host[:port][/base]`` without a trailing slash; ``http`` only to loopback."""
+    if not isinstance(endpoint, str):
+        raise ConfigError(f"{owner}: endpoint must be a str such as 'https://host', not {endpoint!r}")
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{owner}: endpoint {endpoint!r} is not an http(s) URL; use e.g. 'https://host' "
+            "or 'http://127.0.0.1:8765' for the emulator"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{owner}: endpoint {endpoint!r} must not have a query or fragment")
+    if parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{owner}: endpoint {endpoint!r} is plain http to a non-loopback host, which would "
+            "send keys and user data unencrypted; use https, or pass allow_http=True"
+        )
+    return endpoint.strip().rstrip("/")
+
+
+def join_json(events: Sequence[QueuedEvent]) -> str:
+    """A JSON array of the stored bodies, without parsing them again."""
+    return "[" + ",".join(event.body for event in events) + "]"
+
+
+def with_fields(body: str, fields: str) -> str:
+    """Add pre-encoded ``"k":v`` pairs to the front of a stored JSON object."""
+    return "{" + fields + "," + body[1:]
+
+
+def gzip_body(text: str) -> bytes:
+    # Level 6 costs ~1 ms per 100 KB here and saves ~85 % of the radio time for the bytes.
+    return gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+
+
+def standard_outcome(response: Response) -> Outcome:
+    """The common reading of HTTP statuses; vendors override what they document differently."""
+    status = response.status
+    detail = response.error or response.body[:500].decode("utf-8", "replace")
+    if 200 <= status < 300:
+        return Outcome(OutcomeKind.ACK)
+    if status == 429:
+        retry_after = parse_retry_after(response.header("Retry-After"), response.at)
+        return Outcome(OutcomeKind.RATE_LIMITED, detail, retry_after)
+    if status == 413:
+        return Outcome(OutcomeKind.TOO_LARGE, detail)
+    if status in (401, 403):
+        return Outcome(OutcomeKind.AUTH, detail)
+    if status == 0 or status == 408 or status >= 500 or 300 <= status < 400:
+        return Outcome(OutcomeKind.TRANSIENT, detail or f"HTTP {status}")
+    return Outcome(OutcomeKind.REJECTED, detail)

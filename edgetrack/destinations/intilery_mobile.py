@@ -1,0 +1,80 @@
+"""Intilery "API For Mobile": Segment-format batches to ``/cdp/events/segment/mobile/batch``.
+
+Wire contract: ``specs/vendor-apis.md`` section 2. The ``writeKey`` goes at the batch root (as
+documented) and on every item (as Intilery's own Android and iOS SDKs send it); ``sentAt`` is
+stamped at each upload attempt, at the root and on every item (the docs' example form). Bodies
+are gzipped, as both vendor SDKs do. Limits are the vendor SDKs' (the server documents none).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from edgetrack.destinations.base import (
+    ALL_CALLS,
+    USER_AGENT,
+    check_endpoint,
+    check_key,
+    gzip_body,
+    standard_outcome,
+    with_fields,
+)
+from edgetrack.models import Limits, Outcome, QueuedEvent, Request, Response
+
+__all__ = ["IntileryMobile"]
+
+BATCH_PATH = "/cdp/events/segment/mobile/batch"
+
+
+class IntileryMobile:
+    """Send to Intilery's mobile batch endpoint with the tag's write key."""
+
+    supports = ALL_CALLS
+
+    def __init__(
+        self,
+        write_key: str,
+        *,
+        endpoint: str = "https://events.intilery.com",
+        name: str = "intilery_mobile",
+        max_events: int = 100,
+        max_bytes: int = 475_000,
+        allow_http: bool = False,
+    ) -> None:
+        self._write_key = check_key("IntileryMobile", "write_key", write_key)
+        self.endpoint = check_endpoint("IntileryMobile", endpoint, allow_http=allow_http)
+        self.name = name
+        self.url = self.endpoint + BATCH_PATH
+        overhead = len(self._item_fields("2000-01-01T00:00:00.000Z")) + 1
+        self.limits = Limits(
+            max_events=max_events,
+            max_bytes=max_bytes - 200,  # room for the batch's root fields
+            max_event_bytes=32_000,
+            per_event_overhead=overhead,
+        )
+
+    def _item_fields(self, sent_at: str) -> str:
+        return f'"sentAt":{json.dumps(sent_at)},"writeKey":{json.dumps(self._write_key)}'
+
+    def __repr__(self) -> str:  # never show the key
+        return f"IntileryMobile(endpoint={self.endpoint!r}, name={self.name!r})"
+
+    def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request:
+        per_item = self._item_fields(sent_at)
+        items = ",".join(with_fields(event.body, per_item) for event in events)
+        text = '{"batch":[' + items + "]," + per_item + "}"
+        return Request(
+            "POST",
+            self.url,
+            {
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "User-Agent": USER_AGENT,
+            },
+            gzip_body(text),
+            events=len(events),
+        )
+
+    def interpret(self, response: Response) -> Outcome:
+        return standard_outcome(response)

@@ -1,0 +1,278 @@
+"""The message envelope: argument validation, Segment-spec fields and JSON, done once.
+
+Everything here runs in the caller's thread on the ``track()`` hot path, so it is plain
+dict building and one ``json.dumps``; the slow walk that names the offending value runs only
+after the fast path has failed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from edgetrack.errors import EventTypeError, EventValueError
+
+__all__ = ["MessageBuilder", "iso_utc", "iso_utc_from_epoch"]
+
+MAX_MESSAGE_ID = 100
+_UTC = _dt.timezone.utc
+_last_second: list[Any] = [None, ""]
+
+
+def iso_utc_from_epoch(t: float) -> str:
+    """``2024-05-02T10:00:00.123Z`` for a POSIX time (the Segment spec's timestamp form)."""
+    secs = int(t)
+    if _last_second[0] != secs:  # strftime once a second, not once an event
+        _last_second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+        _last_second[0] = secs
+    return f"{_last_second[1]}.{int((t - secs) * 1000):03d}Z"
+
+
+def iso_utc(value: _dt.datetime) -> str:
+    """ISO-8601 UTC with milliseconds; a naive datetime is read as UTC (as analytics-python users expect)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=_UTC)
+    else:
+        value = value.astimezone(_UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, _dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("non-finite Decimal")
+        return float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(type(value).__name__)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
+_encode = _ENCODER.encode
+
+
+def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None:
+    """Find the first value JSON cannot carry and say what to change (slow path, errors only)."""
+    if depth > 200:
+        return f"{path} is nested more than 200 levels deep; flatten it"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value!r}, which JSON cannot carry; send None or a finite number"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return f"{path} is Decimal({str(value)!r}), which JSON cannot carry; send None or a number"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return (
+                f"{path} contains a lone surrogate and is not valid Unicode; "
+                "decode your bytes with errors='replace' before tracking"
+            )
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{path} is bytes; decode it to str (or base64-encode it) before tracking"
+    if isinstance(value, (set, frozenset)):
+        return f"{path} is a set, which JSON cannot carry; pass a list (e.g. sorted(...))"
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return f"{path} refers back to itself (a cycle); pass a copy without the cycle"
+        seen.add(id(value))
+        try:
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, (str, int, float, bool)) and key is not None:
+                        return f"{path} has a key of type {type(key).__name__} ({key!r}); use str keys"
+                    found = _problem(item, f"{path}[{key!r}]", seen, depth + 1)
+                    if found:
+                        return found
+            else:
+                for index, item in enumerate(value):
+                    found = _problem(item, f"{path}[{index}]", seen, depth + 1)
+                    if found:
+                        return found
+        finally:
+            seen.discard(id(value))
+        return None
+    if value is None or isinstance(value, (bool, int, float)):
+        return None
+    if isinstance(value, enum.Enum):
+        return _problem(value.value, f"{path}.value", seen, depth + 1)
+    try:
+        _json_default(value)
+    except (TypeError, ValueError):
+        return (
+            f"{path} is a {type(value).__name__}, which edgetrack cannot turn into JSON; "
+            "convert it to str, int, float, bool, None, list or dict "
+            "(datetime, date, Decimal, UUID and Enum are converted for you)"
+        )
+    return None
+
+
+def _check_mapping(name: str, value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise EventTypeError(f"{name} must be a dict (or None), not {type(value).__name__}")
+
+
+def _check_id(name: str, value: object) -> str | None:
+    """Ids are strings on the wire; numbers are stringified as analytics-python does."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool) or not isinstance(value, (int, float, uuid.UUID)):
+        raise EventTypeError(f"{name} must be a str or a number, not {type(value).__name__}")
+    return str(value)
+
+
+def _check_timestamp(value: object, now: float) -> str:
+    if value is None:
+        return iso_utc_from_epoch(now)
+    if isinstance(value, _dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, str):
+        try:
+            parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise EventValueError(
+                f"timestamp {value!r} is not ISO-8601; pass a datetime or e.g. '2024-05-02T10:00:00.000Z'"
+            ) from None
+        return iso_utc(parsed)
+    raise EventTypeError(
+        f"timestamp must be a datetime (naive is read as UTC) or an ISO-8601 str, not {type(value).__name__}"
+    )
+
+
+class MessageBuilder:
+    """Builds Segment-spec envelopes and their JSON for one client."""
+
+    def __init__(
+        self,
+        *,
+        context: Mapping[str, Any],
+        anonymous_id: Callable[[], str] | None,
+        max_event_bytes: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._context = dict(context)
+        self._anonymous_id = anonymous_id
+        self._max_event_bytes = max_event_bytes
+        self._now = clock
+
+    def build(
+        self,
+        kind: str,
+        fields: dict[str, Any],
+        *,
+        user_id: object,
+        anonymous_id: object,
+        context: object,
+        timestamp: object,
+        integrations: object,
+        message_id: object,
+    ) -> tuple[dict[str, Any], str, int]:
+        """Return (message, its JSON, its size in bytes) or raise for bad arguments."""
+        uid = _check_id("user_id", user_id)
+        aid = _check_id("anonymous_id", anonymous_id)
+        if uid is None and aid is None:
+            if self._anonymous_id is None:
+                raise EventValueError(
+                    f"{kind}() needs a user_id or an anonymous_id: this client was built with "
+                    "auto_anonymous_id=False, so pass one of them"
+                )
+            aid = self._anonymous_id()
+        ctx = _check_mapping("context", context)
+        integ = _check_mapping("integrations", integrations)
+        if message_id is None:
+            mid = str(uuid.uuid4())
+        else:
+            mid = _check_id("message_id", message_id) or ""
+            if not mid or len(mid) > MAX_MESSAGE_ID:
+                raise EventValueError(
+                    f"message_id must be 1 to {MAX_MESSAGE_ID} characters (the Segment spec's "
+                    f"limit), got {len(mid)}"
+                )
+        msg: dict[str, Any] = {
+            "type": kind,
+            "messageId": mid,
+            "timestamp": _check_timestamp(timestamp, self._now()),
+        }
+        if uid is not None:
+            msg["userId"] = uid
+        if aid is not None:
+            msg["anonymousId"] = aid
+        msg.update(fields)
+        if ctx:
+            merged = dict(self._context)
+            merged.update(ctx)
+            merged["library"] = self._context["library"]
+            msg["context"] = merged
+        else:
+            msg["context"] = self._context
+        if integ:
+            msg["integrations"] = integ
+        body = self._dumps(kind, msg)
+        size = len(body) if body.isascii() else self._utf8_size(body, msg)
+        if size > self._max_event_bytes:
+            biggest = max(
+                (k for k in ("properties", "traits", "context") if k in msg),
+                key=lambda k: len(self._dumps(kind, msg[k])),
+                default="properties",
+            )
+            raise EventValueError(
+                f"this {kind} event is {size:,} bytes as JSON, over max_event_bytes="
+                f"{self._max_event_bytes:,}; make {biggest!r} smaller (or raise the limit "
+                "if every destination accepts larger events)"
+            )
+        return msg, body, size
+
+    @staticmethod
+    def _dumps(kind: str, value: object) -> str:
+        try:
+            return _encode(value)
+        except (TypeError, ValueError, RecursionError) as exc:
+            problem = _problem(value, "message", set(), 0)
+            if problem is None:  # pragma: no cover - the walk mirrors the encoder
+                problem = f"the message cannot be turned into JSON ({exc})"
+            raise EventValueError(f"{kind}(): {_rename(problem)}") from None
+
+    @staticmethod
+    def _utf8_size(body: str, msg: dict[str, Any]) -> int:
+        try:
+            return len(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            problem = _problem(msg, "message", set(), 0) or "a string is not valid Unicode"
+            raise EventValueError(_rename(problem)) from None
+
+
+_ARG_NAMES = {
+    "['properties']": "properties",
+    "['traits']": "traits",
+    "['context']": "context",
+    "['integrations']": "integrations",
+}
+
+
+def _rename(problem: str) -> str:
+    """Say ``properties['price']`` rather than ``message['properties']['price']``."""
+    for key, arg in _ARG_NAMES.items():
+        prefix = "message" + key
+        if problem.startswith(prefix):
+            return arg + problem[len(prefix) :]
+    return problem

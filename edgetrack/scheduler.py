@@ -1,0 +1,293 @@
+"""The one delivery loop: decides when each lane uploads, and sleeps until then.
+
+The thread waits on a condition with no timeout while nothing is pending (zero wake-ups);
+with events pending it waits until the earliest lane deadline (flush interval, backoff,
+pause or another process's lease). It is woken early only by a commit that makes a lane
+due, ``flush()`` and ``shutdown()``. ``run_once(force=...)`` is the whole loop body, so tests
+and benchmarks can drive it in simulated time without the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+
+from edgetrack.config import Timeouts
+from edgetrack.delivery import DeliveryFailure, deliver
+from edgetrack.policy import FlushPolicy
+from edgetrack.protocols import Clock, Destination, Sender
+from edgetrack.retry import RetryPolicy
+from edgetrack.store.sqlite import LaneState, SQLiteStore
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger("edgetrack.scheduler")
+
+MAX_SLEEP = 3600.0  # re-check at least hourly while events wait: survives wall-clock jumps
+IDLE_FLOOR = 1.0  # never spin: a deadline already past with no progress waits this long
+
+
+class Scheduler:
+    """Owns the scheduler thread, its queue connection and its HTTP sender."""
+
+    def __init__(
+        self,
+        *,
+        destinations: Sequence[Destination],
+        open_store: Callable[[], SQLiteStore],
+        make_sender: Callable[[], Sender],
+        policy: FlushPolicy,
+        retry: RetryPolicy,
+        clock: Clock,
+        timeouts: Timeouts,
+        on_error: Callable[[DeliveryFailure], None] | None = None,
+        lease: float = 120.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.destinations = {d.name: d for d in destinations}
+        self._open_store = open_store
+        self._make_sender = make_sender
+        self.policy = policy
+        self.retry = retry
+        self.clock = clock
+        self._timeout = timeouts.as_tuple()
+        self._on_error = on_error
+        self._lease = lease
+        self._rng = rng or random.Random()
+        self._store: SQLiteStore | None = None
+        self._sender: Sender | None = None
+        self._reset_thread_state()
+
+    def _reset_thread_state(self) -> None:
+        host = os.uname().nodename if hasattr(os, "uname") else "host"
+        self.owner = f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._flushed = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._signalled = False
+        self._deadline: float | None = None
+        self._need = 1
+        self._new = 0
+        self._flush_requested = 0
+        self._flush_done = 0
+        self._flush_ok = False
+        self._reported: dict[str, str] = {}
+        self.wakeups = 0
+        self.passes = 0
+
+    def after_fork_in_child(self) -> None:
+        """The parent's connection, session and thread are not ours: start from nothing."""
+        self._store = None
+        self._sender = None
+        self._reset_thread_state()
+
+    # -- one pass --------------------------------------------------------------------------
+
+    def run_once(self, *, force: bool = False) -> tuple[float | None, bool]:
+        """Send every lane that is due (every lane with events if ``force``).
+
+        Returns the next time something will be due (None: nothing pending) and whether every
+        lane ended with nothing pending.
+        """
+        self.passes += 1
+        store = self._get_store()
+        for name in self.destinations:
+            if self._stopping:
+                break
+            self._run_lane(store, name, force)
+        now = self.clock.now()
+        states = [s for s in store.lane_states(now) if s.name in self.destinations]
+        deadline = None
+        most_pending = 0
+        for state in states:
+            if state.pending:
+                most_pending = max(most_pending, state.pending)
+                due = self._lane_deadline(state, now)
+                deadline = due if deadline is None else min(deadline, due)
+        self._need = max(1, self.policy.flush_at - most_pending)
+        return deadline, all(state.pending == 0 for state in states)
+
+    def _lane_deadline(self, state: LaneState, now: float) -> float:
+        if state.lease_owner not in (None, self.owner) and state.lease_until:
+            due = state.lease_until
+        elif state.paused_until and state.paused_until > now:
+            due = state.paused_until
+        elif state.next_attempt and state.next_attempt > now:
+            due = state.next_attempt
+        else:
+            due = (
+                self.policy.due_at(pending=state.pending, oldest_created=state.oldest_created, now=now) or now
+            )
+        return min(due, now + MAX_SLEEP)
+
+    def _run_lane(self, store: SQLiteStore, name: str, force: bool) -> None:
+        destination = self.destinations[name]
+        limits = destination.limits
+        draining = force
+        while not self._stopping:
+            now = self.clock.now()
+            state = store.lane_states(now, names=(name,))[0]
+            if state.pending == 0:
+                self._reported.pop(name, None)
+                return
+            if state.paused_until and state.paused_until > now:
+                return
+            if not force and state.next_attempt and state.next_attempt > now:
+                return
+            if not draining:
+                due = self.policy.due_at(pending=state.pending, oldest_created=state.oldest_created, now=now)
+                if due is None or due > now:
+                    return
+                draining = True  # once awake, take every pending event along
+            claim = store.claim(
+                name,
+                self.owner,
+                now,
+                lease=self._lease,
+                max_events=limits.max_events,
+                max_bytes=limits.max_bytes,
+                overhead=limits.per_event_overhead + 1,
+            )
+            if claim is None:
+                return
+            ok = deliver(
+                store,
+                claim,
+                destination,
+                self._get_sender(),
+                owner=self.owner,
+                now=self.clock.now,
+                failures=state.failures,
+                retry=self.retry,
+                rng=self._rng,
+                timeout=self._timeout,
+                report=self._report,
+            )
+            if not ok:
+                return
+            self._reported.pop(name, None)
+            force = False  # a forced pass overrides backoff once, not after a new failure
+
+    def _report(self, failure: DeliveryFailure) -> None:
+        # Once per episode: a lane failing the same way again is not news.
+        if self._reported.get(failure.lane) == failure.kind:
+            return
+        self._reported[failure.lane] = failure.kind
+        if self._on_error is not None:
+            try:
+                self._on_error(failure)
+            except Exception:
+                log.exception("edgetrack: on_error callback raised")
+
+    def _get_store(self) -> SQLiteStore:
+        if self._store is None:
+            self._store = self._open_store()
+        return self._store
+
+    def _get_sender(self) -> Sender:
+        if self._sender is None:
+            self._sender = self._make_sender()
+        return self._sender
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name="edgetrack-scheduler", daemon=True)
+                self._thread.start()
+
+    def notify_commit(self, count: int) -> None:
+        """Called by the writer after a commit: wake only if that can make something due."""
+        with self._lock:
+            self._new += count
+            if self._deadline is None or self._new >= self._need:
+                self._signalled = True
+                self._wake.notify()
+
+    def flush(self, timeout: float | None) -> bool:
+        """Ask for a forced pass and wait for it; True if every lane ended empty."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            self._flush_requested += 1
+            wanted = self._flush_requested
+            self._signalled = True
+            self._wake.notify()
+            while self._flush_done < wanted:
+                left = None if deadline is None else deadline - time.monotonic()
+                if (left is not None and left <= 0) or self._stopping:
+                    return False
+                self._flushed.wait(left)
+            return self._flush_ok
+
+    def stop(self, timeout: float) -> bool:
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+            self._flushed.notify_all()
+            thread = self._thread
+        if thread is None:
+            self._close()
+            return True
+        thread.join(max(0.0, timeout))
+        return not thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._stopping:
+                        return
+                    wanted = self._flush_requested
+                    force = wanted > self._flush_done
+                    self._signalled = False
+                    self._new = 0
+                try:
+                    deadline, empty = self.run_once(force=force)
+                except Exception as exc:  # never let the loop die: log, and look again later
+                    log.exception("edgetrack: delivery pass failed: %s", exc)
+                    deadline, empty = self.clock.now() + IDLE_FLOOR * 5, False
+                    self._drop_store()
+                with self._lock:
+                    if force:
+                        self._flush_done = wanted
+                        self._flush_ok = empty
+                        self._flushed.notify_all()
+                    self._deadline = deadline
+                    if self._stopping:
+                        return
+                    if self._signalled or self._flush_requested > self._flush_done:
+                        continue
+                    timeout = None if deadline is None else deadline - self.clock.now()
+                    if timeout is not None and timeout <= 0:
+                        timeout = IDLE_FLOOR  # due yet not sent (e.g. lease race): do not spin
+                    self._wake.wait(timeout)
+                    self.wakeups += 1
+        finally:
+            self._close()
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:
+                pass
+            self._store = None
+
+    def _close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,62 @@
+"""Where the queue lives, created owner-only. Light to import: no SQL, no sqlite-utils."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+__all__ = ["default_path", "ensure_private_file", "load_anonymous_id"]
+
+
+def default_path(app_name: str) -> Path:
+    """``<user data dir of app_name>/edgetrack/queue.db`` (platformdirs: works on Android and iOS)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_path(app_name, appauthor=False)) / "edgetrack" / "queue.db"
+
+
+def ensure_private_file(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) before SQLite does, so neither is world-readable."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def load_anonymous_id(folder: Path) -> str:
+    """The install-wide anonymous id: made once, kept in ``anonymous_id`` beside the queue.
+
+    Written to a temporary file and hard-linked into place, so the file is never seen empty
+    and the first of two processes starting together wins.
+    """
+    path = folder / "anonymous_id"
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    candidate = str(uuid.uuid4())
+    tmp = folder / f".anonymous_id.{candidate}"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(candidate)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        existing = path.read_text(encoding="ascii", errors="replace").strip()
+        if existing:
+            return existing
+        os.replace(tmp, path)  # an empty file from an older crash: ours replaces it
+        return candidate
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return candidate

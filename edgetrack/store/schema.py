@@ -1,0 +1,113 @@
+"""Queue file schema and its migrations (``meta.schema_version`` says which have run).
+
+Events are appended once and shared by every delivery lane. A lane is a cursor: every event
+id at or below ``lanes.cursor`` is done for that lane (delivered, skipped, dead-lettered or
+dropped). ``events.id`` is AUTOINCREMENT, so ids are never reused and the ids above a lane's
+cursor are dense: a lane's pending count is ``max id - cursor``, with no scan. Rows below every
+lane's cursor are deleted. ``events.lane`` is NULL for an event meant for every lane, or names
+the one lane a requeued dead letter is meant for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created REAL NOT NULL,
+    lane TEXT
+);
+CREATE INDEX IF NOT EXISTS events_lane ON events (lane, id) WHERE lane IS NOT NULL;
+CREATE TABLE IF NOT EXISTS lanes (
+    name TEXT PRIMARY KEY,
+    cursor INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    lease_hi INTEGER,
+    paused_until REAL,
+    pause_reason TEXT,
+    next_attempt REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_error_at REAL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    lane TEXT NOT NULL,
+    name TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    n INTEGER NOT NULL,
+    PRIMARY KEY (lane, name, reason)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    lane TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    dead_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_lane ON dead_letters (lane, id);
+CREATE TABLE IF NOT EXISTS totals (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    events INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO totals (id, events, bytes) VALUES (1, 0, 0);
+"""
+
+
+def _v1(db: Any) -> None:
+    # Statement by statement: executescript() would COMMIT the migration's transaction.
+    for statement in _V1.split(";"):
+        if statement.strip():
+            db.conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: Any) -> int:
+    """Bring the schema up to date in one transaction each; return the version found first."""
+    conn = db.conn
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    found = 0
+    if has_meta:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        from edgetrack.errors import StorageError
+
+        raise StorageError(
+            f"the queue file has schema version {found}, newer than this edgetrack "
+            f"({SCHEMA_VERSION}); upgrade edgetrack or point path= at another file"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](db)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(version + 1),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return found

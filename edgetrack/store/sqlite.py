@@ -1,0 +1,458 @@
+"""The SQLite queue: group-commit appends, lane cursors, leases, caps, counters, dead letters.
+
+One ``SQLiteStore`` is one connection; each thread that needs the queue opens its own.
+Every change is one ``BEGIN IMMEDIATE`` transaction, so two processes sharing the file
+serialise on SQLite's lock (WAL lets readers such as the CLI go on meanwhile).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgetrack.config import QueueLimits
+from edgetrack.models import QueuedEvent
+from edgetrack.store.paths import ensure_private_file
+from edgetrack.store.schema import migrate
+
+__all__ = ["Claim", "DeadLetter", "LaneState", "SQLiteStore"]
+
+Counts = Mapping[tuple[str, str], int]  # (counter name, reason) -> increment
+Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
+
+_TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on every commit
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased run of a lane's oldest pending events, ``ids <= hi``."""
+
+    lane: str
+    events: list[QueuedEvent]
+    hi: int
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """What the scheduler needs to know about a lane, read in one go."""
+
+    name: str
+    pending: int
+    oldest_created: float | None
+    paused_until: float | None
+    pause_reason: str | None
+    next_attempt: float | None
+    failures: int
+    lease_owner: str | None
+    lease_until: float | None
+    in_flight: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event a lane gave up on, kept with the reason."""
+
+    id: int
+    lane: str
+    event_id: int
+    type: str
+    message_id: str
+    body: str
+    created: float
+    reason: str
+    detail: str
+    dead_at: float
+
+
+class SQLiteStore:
+    """One connection to the queue file."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, db: Any) -> None:
+        self.conn = conn
+        self.path = path
+        self.db = db  # the sqlite-utils Database wrapping the same connection
+
+    @classmethod
+    def open(cls, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout: float = 5.0) -> SQLiteStore:
+        """Open (creating owner-only if needed) and migrate the queue file."""
+        import sqlite_utils  # heavy (~150 ms): only ever imported off the caller's thread
+
+        path = Path(path)
+        ensure_private_file(path)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            migrate(db)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, db)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- lanes -----------------------------------------------------------------------------
+
+    def ensure_lanes(self, names: Iterable[str], now: float) -> None:
+        """Create missing lanes; a new lane starts after the newest event already queued."""
+        with self._tx() as conn:
+            seq = self._seq(conn)
+            conn.executemany(
+                "INSERT OR IGNORE INTO lanes (name, cursor, created) VALUES (?, ?, ?)",
+                [(name, seq, now) for name in names],
+            )
+
+    @staticmethod
+    def _seq(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(self, rows: Sequence[Row], limits: QueueLimits) -> dict[str, int]:
+        """Insert events in one transaction, trimming the oldest past the caps.
+
+        Returns the number of pending events dropped per lane (normally empty).
+        """
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO events (type, message_id, body, size, created) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = sum(row[3] for row in rows)
+            total_events, total_bytes = conn.execute(
+                "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1 "
+                "RETURNING events, bytes",
+                (len(rows), added),
+            ).fetchone()
+            if total_events > limits.max_events or total_bytes > limits.max_bytes:
+                return self._trim(conn, total_events, total_bytes, limits)
+        return {}
+
+    def _trim(self, conn: sqlite3.Connection, events: int, size: int, limits: QueueLimits) -> dict[str, int]:
+        free_events = events - int(limits.max_events * _TRIM_TO)
+        free_bytes = size - int(limits.max_bytes * _TRIM_TO)
+        dropped: list[tuple[int, str | None]] = []
+        freed_bytes = 0
+        after = 0
+        while free_events > len(dropped) or free_bytes > freed_bytes:
+            chunk = conn.execute(
+                "SELECT id, size, lane FROM events WHERE id > ? ORDER BY id LIMIT 2000", (after,)
+            ).fetchall()
+            if not chunk:
+                break
+            for event_id, event_size, lane in chunk:
+                if free_events <= len(dropped) and free_bytes <= freed_bytes:
+                    break
+                dropped.append((event_id, lane))
+                freed_bytes += event_size
+            after = chunk[-1][0]
+        if not dropped:
+            return {}
+        hi = dropped[-1][0]
+        conn.execute("DELETE FROM events WHERE id <= ?", (hi,))
+        conn.execute(
+            "UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1",
+            (len(dropped), freed_bytes),
+        )
+        per_lane: dict[str, int] = {}
+        for name, cursor in conn.execute("SELECT name, cursor FROM lanes").fetchall():
+            n = sum(1 for event_id, lane in dropped if event_id > cursor and lane in (None, name))
+            if n:
+                per_lane[name] = n
+                self._bump(conn, name, {("dropped", "queue_full"): n})
+        conn.execute("UPDATE lanes SET cursor = max(cursor, ?)", (hi,))
+        return per_lane
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def claim(
+        self,
+        lane: str,
+        owner: str,
+        now: float,
+        *,
+        lease: float,
+        max_events: int,
+        max_bytes: int,
+        overhead: int = 1,
+    ) -> Claim | None:
+        """Lease the lane's oldest pending events, within the request limits.
+
+        Returns None when nothing is pending or another live owner holds the lane's lease.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT cursor, lease_owner, lease_until FROM lanes WHERE name = ?", (lane,)
+            ).fetchone()
+            if row is None:
+                return None
+            cursor, lease_owner, lease_until = row
+            if lease_owner not in (None, owner) and (lease_until or 0) > now:
+                return None
+            rows = conn.execute(
+                "SELECT id, type, message_id, body, created, size FROM events "
+                "WHERE id > ? AND (lane IS NULL OR lane = ?) ORDER BY id LIMIT ?",
+                (cursor, lane, max_events),
+            ).fetchall()
+            if not rows:
+                return None
+            events: list[QueuedEvent] = []
+            used = 0
+            for event_id, kind, message_id, body, created, size in rows:
+                if events and used + size + overhead > max_bytes:
+                    break
+                used += size + overhead
+                events.append(QueuedEvent(event_id, kind, message_id, body, created))
+            hi = events[-1].id
+            conn.execute(
+                "UPDATE lanes SET lease_owner = ?, lease_until = ?, lease_hi = ? WHERE name = ?",
+                (owner, now + lease, hi, lane),
+            )
+        return Claim(lane, events, hi)
+
+    def complete(
+        self,
+        claim: Claim,
+        owner: str,
+        now: float,
+        *,
+        counts: Counts,
+        dead: Sequence[tuple[QueuedEvent, str, str]] = (),
+        max_dead_letters: int = 1000,
+    ) -> None:
+        """Finish a claim: advance the cursor past it, record dead letters, release the lease."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE lanes SET cursor = max(cursor, ?), failures = 0, next_attempt = NULL, "
+                "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END, "
+                "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END "
+                "WHERE name = ?",
+                (claim.hi, owner, owner, claim.lane),
+            )
+            if dead:
+                conn.executemany(
+                    "INSERT INTO dead_letters (lane, event_id, type, message_id, body, created, "
+                    "reason, detail, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (claim.lane, e.id, e.type, e.message_id, e.body, e.created, r, d, now)
+                        for e, r, d in dead
+                    ],
+                )
+                conn.execute(
+                    "DELETE FROM dead_letters WHERE lane = ? AND id <= (SELECT id FROM "
+                    "dead_letters WHERE lane = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (claim.lane, claim.lane, max_dead_letters),
+                )
+            self._bump(conn, claim.lane, counts)
+            self._delete_done(conn)
+
+    def fail(
+        self,
+        lane: str,
+        owner: str,
+        now: float,
+        *,
+        error: str,
+        next_attempt: float | None = None,
+        paused_until: float | None = None,
+        pause_reason: str | None = None,
+        count_failure: bool = True,
+        counts: Counts | None = None,
+    ) -> None:
+        """Release the lease and schedule the lane's next attempt; the events stay queued."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE lanes SET next_attempt = ?, paused_until = ?, pause_reason = ?, "
+                "failures = failures + ?, last_error = ?, last_error_at = ?, "
+                "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END, "
+                "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END "
+                "WHERE name = ?",
+                (
+                    next_attempt,
+                    paused_until,
+                    pause_reason,
+                    1 if count_failure else 0,
+                    error,
+                    now,
+                    owner,
+                    owner,
+                    lane,
+                ),
+            )
+            if counts:
+                self._bump(conn, lane, counts)
+
+    def release(self, lane: str, owner: str) -> None:
+        """Give a lease back unused (for example when shutdown interrupts a delivery)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE lanes SET lease_owner = NULL, lease_until = NULL WHERE name = ? AND lease_owner = ?",
+                (lane, owner),
+            )
+
+    def _delete_done(self, conn: sqlite3.Connection) -> None:
+        low = conn.execute("SELECT min(cursor) FROM lanes").fetchone()[0]
+        if low is None:
+            return
+        n, size = conn.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM events WHERE id <= ?", (low,)
+        ).fetchone()
+        if n:
+            conn.execute("DELETE FROM events WHERE id <= ?", (low,))
+            conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, lane: str, counts: Counts) -> None:
+        conn.executemany(
+            "INSERT INTO counters (lane, name, reason, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (lane, name, reason) DO UPDATE SET n = n + excluded.n",
+            [(lane, name, reason, n) for (name, reason), n in counts.items() if n],
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def lane_states(self, now: float, names: Sequence[str] | None = None) -> list[LaneState]:
+        """Lanes' pending count, oldest pending event, pause, backoff and lease, in one read."""
+        conn = self.conn
+        sql = (
+            "SELECT name, cursor, paused_until, pause_reason, next_attempt, failures, "
+            "lease_owner, lease_until, lease_hi, last_error FROM lanes"
+        )
+        args: Sequence[str] = ()
+        if names is not None:
+            sql += f" WHERE name IN ({','.join('?' * len(names))})"
+            args = names
+        conn.execute("BEGIN")
+        try:
+            seq = self._seq(conn)
+            states = []
+            for row in conn.execute(sql + " ORDER BY name", args).fetchall():
+                name, cursor = row[0], row[1]
+                others = conn.execute(
+                    "SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? AND id > ?",
+                    (name, cursor),
+                ).fetchone()[0]
+                oldest = conn.execute(
+                    "SELECT created FROM events WHERE id > ? AND (lane IS NULL OR lane = ?) "
+                    "ORDER BY id LIMIT 1",
+                    (cursor, name),
+                ).fetchone()
+                leased = row[7] is not None and row[7] > now
+                states.append(
+                    LaneState(
+                        name=name,
+                        pending=max(0, seq - cursor - others),
+                        oldest_created=oldest[0] if oldest else None,
+                        paused_until=row[2],
+                        pause_reason=row[3],
+                        next_attempt=row[4],
+                        failures=row[5],
+                        lease_owner=row[6] if leased else None,
+                        lease_until=row[7] if leased else None,
+                        in_flight=max(0, (row[8] or cursor) - cursor) if leased else 0,
+                        last_error=row[9],
+                    )
+                )
+        finally:
+            conn.execute("COMMIT")
+        return states
+
+    def counters(self) -> dict[str, dict[tuple[str, str], int]]:
+        result: dict[str, dict[tuple[str, str], int]] = {}
+        for lane, name, reason, n in self.conn.execute("SELECT lane, name, reason, n FROM counters"):
+            result.setdefault(lane, {})[(name, reason)] = n
+        return result
+
+    def totals(self) -> tuple[int, int]:
+        events, size = self.conn.execute("SELECT events, bytes FROM totals WHERE id = 1").fetchone()
+        return int(events), int(size)
+
+    def peek(self, lane: str | None = None, limit: int = 20) -> list[QueuedEvent]:
+        """The oldest events still pending for ``lane`` (or for any lane)."""
+        if lane is None:
+            cursor = self.conn.execute("SELECT coalesce(min(cursor), 0) FROM lanes").fetchone()[0]
+            lane_filter = "1"
+            args: tuple[Any, ...] = (cursor, limit)
+        else:
+            row = self.conn.execute("SELECT cursor FROM lanes WHERE name = ?", (lane,)).fetchone()
+            cursor = row[0] if row else 0
+            lane_filter = "(lane IS NULL OR lane = ?)"
+            args = (cursor, lane, limit)
+        return [
+            QueuedEvent(*row)
+            for row in self.conn.execute(
+                "SELECT id, type, message_id, body, created FROM events WHERE id > ? AND "
+                f"{lane_filter} ORDER BY id LIMIT ?",
+                args,
+            )
+        ]
+
+    # -- dead letters ----------------------------------------------------------------------
+
+    def dead_letters(self, lane: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        sql = (
+            "SELECT id, lane, event_id, type, message_id, body, created, reason, detail, dead_at "
+            "FROM dead_letters"
+        )
+        args: tuple[Any, ...] = (limit,)
+        if lane is not None:
+            sql += " WHERE lane = ?"
+            args = (lane, limit)
+        return [DeadLetter(*row) for row in self.conn.execute(sql + " ORDER BY id LIMIT ?", args)]
+
+    def requeue_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:
+        """Put dead letters back in their own lane's queue (only that lane sends them again)."""
+        where, args = self._dead_filter(ids, lane)
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT id, lane, type, message_id, body, created FROM dead_letters WHERE {where}",
+                args,
+            ).fetchall()
+            conn.executemany(
+                "INSERT INTO events (type, message_id, body, size, created, lane) VALUES (?, ?, ?, ?, ?, ?)",
+                [(t, m, b, len(b.encode("utf-8")), c, lane_) for _, lane_, t, m, b, c in rows],
+            )
+            conn.execute(
+                "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1",
+                (len(rows), sum(len(r[4].encode("utf-8")) for r in rows)),
+            )
+            conn.execute(f"DELETE FROM dead_letters WHERE {where}", args)
+        return len(rows)
+
+    def purge_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:
+        where, args = self._dead_filter(ids, lane)
+        with self._tx() as conn:
+            return conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount
+
+    @staticmethod
+    def _dead_filter(ids: Sequence[int] | None, lane: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = ["1"]
+        args: list[Any] = []
+        if ids is not None:
+            clauses.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
+            args.extend(ids)
+        if lane is not None:
+            clauses.append("lane = ?")
+            args.append(lane)
+        return " AND ".join(clauses), args

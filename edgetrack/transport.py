@@ -1,0 +1,67 @@
+"""HTTP: the only module that imports ``requests``.
+
+``HttpSender`` sends one request and returns a ``Response`` for every status and every
+failure (``status=0`` with the error); it never retries and never follows redirects, and it
+reads at most ``max_body`` bytes of a response. It owns its ``requests.Session`` and closes it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from edgetrack.models import Request, Response
+
+__all__ = ["HttpSender"]
+
+
+class HttpSender:
+    """Keep-alive HTTP client for one scheduler thread."""
+
+    def __init__(self, *, verify: bool | str = True, max_body: int = 64 * 1024) -> None:
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
+        self._verify = verify
+        self._max_body = max_body
+
+    def send(self, request: Request, *, timeout: tuple[float, float]) -> Response:
+        started = time.monotonic()
+        try:
+            raw = self._session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=dict(request.headers),
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                verify=self._verify,
+            )
+        except requests.RequestException as exc:
+            return Response(0, error=_describe(exc), elapsed=time.monotonic() - started, at=time.time())
+        try:
+            body = raw.raw.read(self._max_body, decode_content=True) or b""
+        except Exception as exc:  # reset mid-body, read timeout: the status still counts
+            body = f"<body unreadable: {type(exc).__name__}>".encode()
+        finally:
+            raw.close()
+        return Response(
+            raw.status_code,
+            dict(raw.headers),
+            body,
+            elapsed=time.monotonic() - started,
+            at=time.time(),
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _describe(exc: Any) -> str:
+    kind = type(exc).__name__
+    text = str(exc)
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"{kind}: {text}"
