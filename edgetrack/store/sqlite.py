@@ -69,6 +69,24 @@ class DeadLetter:
     dead_at: float
 
 
+def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
+    """Switch a new file to WAL. The switch skips SQLite's busy handler, so two connections
+    opening a brand-new file together retry here; an existing WAL file needs no switch."""
+    import time
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteStore:
     """One connection to the queue file."""
 
@@ -86,7 +104,7 @@ class SQLiteStore:
         ensure_private_file(path)
         conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn, busy_timeout)
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA foreign_keys=OFF")
             db = sqlite_utils.Database(conn, execute_plugins=False)

@@ -1,0 +1,5 @@
+"""``python -m edgetrack``: the operator CLI."""
+
+from edgetrack.cli import main
+
+main()

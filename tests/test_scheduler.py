@@ -1,0 +1,231 @@
+"""The scheduler and flush policy in simulated time: a FakeClock and a RecordingSender, no threads."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edgetrack import FlushPolicy, QueueLimits, RetryPolicy, Timeouts
+from edgetrack.destinations import IntileryMobile
+from edgetrack.events import MessageBuilder
+from edgetrack.models import Response
+from edgetrack.scheduler import Scheduler
+from edgetrack.store import SQLiteStore
+from edgetrack.testing import FakeClock, RecordingSender, decode_request
+
+LIMITS = QueueLimits()
+
+
+class Rig:
+    """A store, a scheduler and a recording sender sharing one fake clock."""
+
+    def __init__(self, path: Path, destinations: list[object], sender: RecordingSender) -> None:
+        self.clock = FakeClock()
+        self.sender = sender
+        self.path = path
+        names = [d.name for d in destinations]  # type: ignore[attr-defined]
+
+        def open_store() -> SQLiteStore:
+            store = SQLiteStore.open(path)
+            store.ensure_lanes(names, self.clock.now())
+            return store
+
+        self.store = open_store()
+        self.scheduler = Scheduler(
+            destinations=destinations,  # type: ignore[arg-type]
+            open_store=open_store,
+            make_sender=lambda: sender,
+            policy=FlushPolicy(),
+            retry=RetryPolicy(),
+            clock=self.clock,
+            timeouts=Timeouts(),
+            rng=random.Random(1),
+        )
+        self.builder = MessageBuilder(
+            context={"library": {"name": "edgetrack", "version": "test"}},
+            anonymous_id=None,
+            max_event_bytes=32_000,
+            clock=self.clock.now,
+        )
+
+    def track(self, n: int, kind: str = "track", **props: object) -> list[str]:
+        rows, ids = [], []
+        for i in range(n):
+            fields = {"event": "Tapped", "properties": {"i": i, **props}} if kind == "track" else {}
+            msg, body, size = self.builder.build(
+                kind, fields, user_id="u1", anonymous_id=None, context=None,
+                timestamp=None, integrations=None, message_id=None,
+            )
+            rows.append((kind, msg["messageId"], body, size, self.clock.now()))
+            ids.append(msg["messageId"])
+        self.store.append(rows, LIMITS)
+        return ids
+
+    def lane(self, name: str = "intilery_mobile") -> object:
+        return self.store.lane_states(self.clock.now(), names=(name,))[0]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
+            RecordingSender())
+    yield r
+    r.store.close()
+    r.scheduler.stop(1)
+
+
+def test_idle_queue_sends_nothing_and_sets_no_deadline(rig: Rig) -> None:
+    """With nothing pending, a pass sends nothing and asks for no wake-up at all."""
+    assert rig.scheduler.run_once() == (None, True)
+    assert rig.sender.requests == []
+
+
+def test_below_flush_at_waits_until_flush_interval(rig: Rig) -> None:
+    """19 events wait; the deadline is the oldest event's time plus flush_interval (30 s)."""
+    start = rig.clock.now()
+    rig.track(19)
+    deadline, empty = rig.scheduler.run_once()
+    assert rig.sender.requests == [] and not empty
+    assert deadline == pytest.approx(start + 30.0)
+    rig.clock.advance(29.9)
+    rig.scheduler.run_once()
+    assert rig.sender.requests == []
+    rig.clock.advance(0.1)
+    assert rig.scheduler.run_once() == (None, True)
+    assert len(rig.sender.events()) == 19
+
+
+def test_flush_at_sends_at_once_and_takes_every_pending_event(rig: Rig) -> None:
+    """Reaching flush_at (20) uploads now, in batches within the destination's 100-event limit."""
+    rig.track(250)
+    assert rig.scheduler.run_once() == (None, True)
+    sizes = [len(decode_request(r)["batch"]) for r in rig.sender.requests]
+    assert sizes == [100, 100, 50]
+
+
+def test_batches_stay_under_the_byte_limit(tmp_path: Path) -> None:
+    """A batch is cut before its uncompressed JSON would pass the destination's max_bytes."""
+    dest = IntileryMobile("key", endpoint="http://127.0.0.1:9", max_bytes=20_000)
+    r = Rig(tmp_path / "q.db", [dest], RecordingSender())
+    r.track(60, blob="x" * 1000)
+    r.scheduler.run_once()
+    import gzip
+
+    lengths = [len(gzip.decompress(req.body)) for req in r.sender.requests]
+    assert sum(len(decode_request(q)["batch"]) for q in r.sender.requests) == 60
+    assert len(lengths) > 3 and max(lengths) <= 20_000
+    r.store.close()
+
+
+def test_batch_body_has_write_key_sent_at_and_the_events_in_order(rig: Rig) -> None:
+    """The Intilery batch carries writeKey and sentAt at the root and on each item, in order."""
+    ids = rig.track(20)
+    rig.scheduler.run_once()
+    (request,) = rig.sender.requests
+    assert request.url == "http://127.0.0.1:9/cdp/events/segment/mobile/batch"
+    assert request.headers["Content-Encoding"] == "gzip"
+    body = decode_request(request)
+    assert body["writeKey"] == "key" and body["sentAt"].endswith("Z")
+    assert [e["messageId"] for e in body["batch"]] == ids
+    assert all(e["writeKey"] == "key" and e["sentAt"] == body["sentAt"] for e in body["batch"])
+
+
+def test_transient_failure_keeps_events_and_backs_off(rig: Rig) -> None:
+    """A 500 keeps every event, sets a persisted next attempt, and the retry delivers them."""
+    rig.sender._script = [Response(500)]
+    ids = rig.track(20)
+    deadline, _ = rig.scheduler.run_once()
+    lane = rig.lane()
+    assert lane.pending == 20 and lane.failures == 1  # type: ignore[attr-defined]
+    assert lane.next_attempt == deadline and deadline > rig.clock.now()  # type: ignore[attr-defined]
+    rig.scheduler.run_once()
+    assert len(rig.sender.requests) == 1  # not before the backoff ends
+    rig.clock.set(deadline)
+    rig.scheduler.run_once()
+    sent = decode_request(rig.sender.requests[-1])
+    assert [e["messageId"] for e in sent["batch"]] == ids
+    assert sent["sentAt"] != decode_request(rig.sender.requests[0])["sentAt"]  # stamped per attempt
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    """Backoff doubles from about a second and never passes the cap, with jitter in [50%, 100%]."""
+    policy = RetryPolicy(backoff_base=1.0, backoff_cap=300.0)
+    rng = random.Random(3)
+    waits = [policy.backoff(n, rng) for n in range(1, 16)]
+    assert 0.5 <= waits[0] <= 1.0
+    assert 4.0 <= waits[3] <= 8.0
+    assert all(w <= 300.0 for w in waits) and waits[-1] >= 150.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, 5.0), ("1", 5.0), ("7", 7.0), ("120", 120.0), ("99999", 3600.0)],
+)
+def test_429_pauses_the_lane_for_at_least_five_seconds(
+    rig: Rig, header: str | None, expected: float
+) -> None:
+    """A 429 pauses the lane for max(5 s, Retry-After), capped, and is not counted as a failure."""
+    headers = {"Retry-After": header} if header else {}
+    rig.sender._script = [Response(429, headers=headers, at=rig.clock.now())]
+    rig.track(20)
+    now = rig.clock.now()
+    deadline, _ = rig.scheduler.run_once()
+    lane = rig.lane()
+    assert lane.paused_until == pytest.approx(now + expected)  # type: ignore[attr-defined]
+    assert lane.pause_reason == "rate_limited" and lane.failures == 0  # type: ignore[attr-defined]
+    assert deadline == pytest.approx(now + expected)
+    rig.scheduler.run_once(force=True)  # even flush() does not hit the vendor early
+    assert len(rig.sender.requests) == 1
+
+
+def test_forced_pass_overrides_backoff_once(rig: Rig) -> None:
+    """flush() tries a backing-off lane at once, but does not retry again in the same pass."""
+    rig.sender._script = [Response(503), Response(503)]
+    rig.track(5)
+    rig.scheduler.run_once(force=True)
+    rig.scheduler.run_once(force=True)
+    assert len(rig.sender.requests) == 2
+    assert rig.scheduler.run_once(force=True) == (None, True)
+    assert len(rig.sender.requests) == 3
+
+
+def test_unsupported_calls_are_counted_as_skipped(tmp_path: Path) -> None:
+    """A call type the destination lacks is skipped for that lane and counted, never sent."""
+    dest = IntileryMobile("key", endpoint="http://127.0.0.1:9")
+    dest.supports = frozenset({"track"})  # type: ignore[misc]
+    r = Rig(tmp_path / "q.db", [dest], RecordingSender())
+    r.track(3)
+    r.track(2, kind="identify")
+    r.scheduler.run_once(force=True)
+    assert len(r.sender.events()) == 3
+    counts = r.store.counters()["intilery_mobile"]
+    assert counts[("skipped", "identify")] == 2 and counts[("delivered", "")] == 3
+    r.store.close()
+
+
+def test_failure_on_one_lane_does_not_hold_another(tmp_path: Path) -> None:
+    """Two destinations are independent lanes: one failing does not stop the other."""
+    good = IntileryMobile("good", endpoint="http://127.0.0.1:9", name="good")
+    bad = IntileryMobile("bad", endpoint="http://127.0.0.1:9", name="bad")
+
+    def respond(request: object) -> Response:
+        return Response(500 if decode_request(request)["writeKey"] == "bad" else 200)  # type: ignore[arg-type]
+
+    r = Rig(tmp_path / "q.db", [bad, good], RecordingSender(respond=respond))
+    r.track(40)
+    r.scheduler.run_once()
+    assert r.lane("good").pending == 0  # type: ignore[attr-defined]
+    assert r.lane("bad").pending == 40  # type: ignore[attr-defined]
+    r.store.close()
+
+
+def test_deadline_is_capped_against_clock_jumps(rig: Rig) -> None:
+    """A far-future pause (e.g. set before the wall clock jumped back) is re-checked within an hour."""
+    rig.track(20)
+    rig.store.fail("intilery_mobile", "x", rig.clock.now(), error="e",
+                   paused_until=rig.clock.now() + 10 * 86400, pause_reason="auth")
+    deadline, _ = rig.scheduler.run_once()
+    assert deadline is not None and deadline <= rig.clock.now() + 3600
