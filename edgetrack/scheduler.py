@@ -10,7 +10,6 @@ and benchmarks can drive it in simulated time without the thread.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import uuid
@@ -21,7 +20,7 @@ from edgetrack.delivery import DeliveryFailure, deliver
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender
 from edgetrack.retry import RetryPolicy
-from edgetrack.store.sqlite import LaneState, SQLiteStore
+from edgetrack.store.sqlite import LIVE_OWNERS, LaneState, SQLiteStore, make_owner
 
 __all__ = ["Scheduler"]
 
@@ -63,8 +62,7 @@ class Scheduler:
         self._reset_thread_state()
 
     def _reset_thread_state(self) -> None:
-        host = os.uname().nodename if hasattr(os, "uname") else "host"
-        self.owner = f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = make_owner(uuid.uuid4().hex[:8])
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._flushed = threading.Condition(self._lock)
@@ -285,6 +283,7 @@ class Scheduler:
             self._store = None
 
     def _close(self) -> None:
+        LIVE_OWNERS.discard(self.owner)
         if self._sender is not None:
             self._sender.close()
             self._sender = None

@@ -56,8 +56,14 @@ class Rig:
         for i in range(n):
             fields = {"event": "Tapped", "properties": {"i": i, **props}} if kind == "track" else {}
             msg, body, size = self.builder.build(
-                kind, fields, user_id="u1", anonymous_id=None, context=None,
-                timestamp=None, integrations=None, message_id=None,
+                kind,
+                fields,
+                user_id="u1",
+                anonymous_id=None,
+                context=None,
+                timestamp=None,
+                integrations=None,
+                message_id=None,
             )
             rows.append((kind, msg["messageId"], body, size, self.clock.now()))
             ids.append(msg["messageId"])
@@ -70,8 +76,7 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
-            RecordingSender())
+    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], RecordingSender())
     yield r
     r.store.close()
     r.scheduler.stop(1)
@@ -164,9 +169,7 @@ def test_backoff_grows_and_is_capped() -> None:
     ("header", "expected"),
     [(None, 5.0), ("1", 5.0), ("7", 7.0), ("120", 120.0), ("99999", 3600.0)],
 )
-def test_429_pauses_the_lane_for_at_least_five_seconds(
-    rig: Rig, header: str | None, expected: float
-) -> None:
+def test_429_pauses_the_lane_for_at_least_five_seconds(rig: Rig, header: str | None, expected: float) -> None:
     """A 429 pauses the lane for max(5 s, Retry-After), capped, and is not counted as a failure."""
     headers = {"Retry-After": header} if header else {}
     rig.sender._script = [Response(429, headers=headers, at=rig.clock.now())]
@@ -225,7 +228,13 @@ def test_failure_on_one_lane_does_not_hold_another(tmp_path: Path) -> None:
 def test_deadline_is_capped_against_clock_jumps(rig: Rig) -> None:
     """A far-future pause (e.g. set before the wall clock jumped back) is re-checked within an hour."""
     rig.track(20)
-    rig.store.fail("intilery_mobile", "x", rig.clock.now(), error="e",
-                   paused_until=rig.clock.now() + 10 * 86400, pause_reason="auth")
+    rig.store.fail(
+        "intilery_mobile",
+        "x",
+        rig.clock.now(),
+        error="e",
+        paused_until=rig.clock.now() + 10 * 86400,
+        pause_reason="auth",
+    )
     deadline, _ = rig.scheduler.run_once()
     assert deadline is not None and deadline <= rig.clock.now() + 3600

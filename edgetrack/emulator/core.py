@@ -162,7 +162,10 @@ class Server:
         self._httpd = httpd_cls((self.host, self.port), _Handler)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="edgetrack-emulator", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="edgetrack-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self

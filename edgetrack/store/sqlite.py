@@ -7,6 +7,7 @@ serialise on SQLite's lock (WAL lets readers such as the CLI go on meanwhile).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from edgetrack.models import QueuedEvent
 from edgetrack.store.paths import ensure_private_file
 from edgetrack.store.schema import migrate
 
-__all__ = ["Claim", "DeadLetter", "LaneState", "SQLiteStore"]
+__all__ = ["LIVE_OWNERS", "Claim", "DeadLetter", "LaneState", "SQLiteStore", "make_owner", "owner_is_dead"]
 
 Counts = Mapping[tuple[str, str], int]  # (counter name, reason) -> increment
 Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
@@ -67,6 +68,34 @@ class DeadLetter:
     reason: str
     detail: str
     dead_at: float
+
+
+LIVE_OWNERS: set[str] = set()  # lease owners of this process whose scheduler is running
+_HOST = os.uname().nodename if hasattr(os, "uname") else "host"
+
+
+def make_owner(nonce: str) -> str:
+    """A lease owner id, ``host:pid:nonce``: enough to tell a dead local owner from a live one."""
+    return f"{_HOST}:{os.getpid()}:{nonce}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` is on this host and its process (or, in this process, its scheduler)
+    is gone, so its lease can be taken over now instead of after it expires."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, _ = rest.partition(":")
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner not in LIVE_OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
@@ -226,7 +255,11 @@ class SQLiteStore:
             if row is None:
                 return None
             cursor, lease_owner, lease_until = row
-            if lease_owner not in (None, owner) and (lease_until or 0) > now:
+            if (
+                lease_owner not in (None, owner)
+                and (lease_until or 0) > now
+                and not owner_is_dead(lease_owner)
+            ):
                 return None
             rows = conn.execute(
                 "SELECT id, type, message_id, body, created, size FROM events "
