@@ -5,7 +5,8 @@ id at or below ``lanes.cursor`` is done for that lane (delivered, skipped, dead-
 dropped). ``events.id`` is AUTOINCREMENT, so ids are never reused and the ids above a lane's
 cursor are dense: a lane's pending count is ``max id - cursor``, with no scan. Rows below every
 lane's cursor are deleted. ``events.lane`` is NULL for an event meant for every lane, or names
-the one lane a requeued dead letter is meant for.
+the one lane a requeued dead letter is meant for; once that lane has delivered it, its id
+goes into ``gaps`` (until every cursor has passed it) so the other lanes' arithmetic holds.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_lane ON dead_letters (lane, id);
+CREATE TABLE IF NOT EXISTS gaps (id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS totals (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     events INTEGER NOT NULL,

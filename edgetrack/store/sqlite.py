@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetrack.config import QueueLimits
+from edgetrack.errors import StorageError
 from edgetrack.models import QueuedEvent
 from edgetrack.store.paths import ensure_private_file
 from edgetrack.store.schema import migrate
@@ -138,6 +139,9 @@ class SQLiteStore:
             conn.execute("PRAGMA foreign_keys=OFF")
             db = sqlite_utils.Database(conn, execute_plugins=False)
             migrate(db)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StorageError(f"cannot use the queue file {path}: {exc}") from exc
         except BaseException:
             conn.close()
             raise
@@ -202,6 +206,7 @@ class SQLiteStore:
         dropped: list[tuple[int, str | None]] = []
         freed_bytes = 0
         after = 0
+        newest = self._seq(conn)  # never drop the event just appended
         while free_events > len(dropped) or free_bytes > freed_bytes:
             chunk = conn.execute(
                 "SELECT id, size, lane FROM events WHERE id > ? ORDER BY id LIMIT 2000", (after,)
@@ -209,10 +214,12 @@ class SQLiteStore:
             if not chunk:
                 break
             for event_id, event_size, lane in chunk:
-                if free_events <= len(dropped) and free_bytes <= freed_bytes:
+                if event_id >= newest or (free_events <= len(dropped) and free_bytes <= freed_bytes):
                     break
                 dropped.append((event_id, lane))
                 freed_bytes += event_size
+            if after == chunk[-1][0] or chunk[-1][0] >= newest:
+                break
             after = chunk[-1][0]
         if not dropped:
             return {}
@@ -366,11 +373,19 @@ class SQLiteStore:
         low = conn.execute("SELECT min(cursor) FROM lanes").fetchone()[0]
         if low is None:
             return
+        conn.execute("DELETE FROM gaps WHERE id <= ?", (low,))
         n, size = conn.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM events WHERE id <= ?", (low,)
         ).fetchone()
         if n:
             conn.execute("DELETE FROM events WHERE id <= ?", (low,))
+            conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
+        # Requeued dead letters belong to one lane: gone once that lane's cursor passes them.
+        done = "lane IS NOT NULL AND id <= (SELECT cursor FROM lanes WHERE name = events.lane)"
+        n, size = conn.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM events WHERE {done}").fetchone()
+        if n:
+            conn.execute(f"INSERT OR IGNORE INTO gaps (id) SELECT id FROM events WHERE {done}")
+            conn.execute(f"DELETE FROM events WHERE {done}")
             conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
 
     @staticmethod
@@ -401,8 +416,9 @@ class SQLiteStore:
             for row in conn.execute(sql + " ORDER BY name", args).fetchall():
                 name, cursor = row[0], row[1]
                 others = conn.execute(
-                    "SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? AND id > ?",
-                    (name, cursor),
+                    "SELECT (SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? "
+                    "AND id > ?) + (SELECT count(*) FROM gaps WHERE id > ?)",
+                    (name, cursor, cursor),
                 ).fetchone()[0]
                 oldest = conn.execute(
                     "SELECT created FROM events WHERE id > ? AND (lane IS NULL OR lane = ?) "
