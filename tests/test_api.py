@@ -81,3 +81,18 @@ def test_every_cli_command_has_help() -> None:
         assert command.help, name
         result = CliRunner().invoke(main, [name, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_quickstart_example_runs() -> None:
+    """examples/quickstart.py delivers its three events to the emulator."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, str(root / "examples" / "quickstart.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "delivered all: True; lane delivered 3, pending 0" in out.stdout
