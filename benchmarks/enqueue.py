@@ -1,38 +1,37 @@
-"""Enqueue benchmark: edgetrack's ``track()`` next to segment-analytics-python's, in one run.
+"""Enqueue benchmark: edgetrack's ``track()`` side by side with segment-analytics-python's.
 
-    .venv/bin/python benchmarks/enqueue.py [--quick]
+    .venv/bin/python benchmarks/enqueue.py [--quick]      # also writes results/enqueue.json
 
-What it measures (each SDK with a fresh client; the same event: user id, event name and the
-same small ``properties`` dict; each SDK adds its own envelope, whose JSON size is printed):
+Both SDKs track the same call (user id, event name, a small ``properties`` dict) and add their
+own envelope (JSON sizes are printed). Each client is fresh and warmed up (threads started, one
+upload done). Segment runs with ``send=True`` and ``host=`` the loopback sink, so its consumer
+thread uploads while we measure, as edgetrack's writer and uploader do; its queue is big enough
+to drop nothing. Segment ``send=False`` (memory only) is a reference row.
 
-1. ``track()`` calls/s for N back-to-back calls (50,000; ``--quick`` 5,000), median of 3
-   rounds. edgetrack writes to a fresh temp queue file and uploads to its real destination
-   (``IntileryMobile``) at the emulator; segment runs with ``send=True`` and ``host=`` the same
-   loopback sink, so both have their background threads doing real work (a queue big enough
-   that segment drops nothing). Also: segment with ``send=False`` (in-memory only, for
-   reference), and the "SQLite limit": ``json.dumps`` + one ``executemany`` of the same rows in
-   one transaction (WAL, ``synchronous=NORMAL``). "all delivered" is N / time until the sink
-   has every event (edgetrack: ``flush()``; segment: ``flush()``, which includes its 0.5 s
-   upload interval once).
-2. p50/p99 of single ``track()`` calls (``perf_counter_ns``) while another thread calls
-   ``flush()`` in a loop and the sink is receiving uploads: back to back ("burst"), and paced
-   at ~1,000 calls/s ("paced") as an app would call it.
-3. Start-up: a fresh subprocess gets ``time.time()`` from the parent in argv and prints how long
-   after that its first ``track()`` returned (edgetrack: import, ``Client`` with a temp path and
-   one ``IntileryMobile`` destination, one ``track``), then ``os._exit(0)``; versus a subprocess
-   that only does ``import segment.analytics``. Median of 7, alternating.
+1. ``track()`` calls/s over N back-to-back calls (50,000; ``--quick`` 5,000), median of 3
+   interleaved rounds (5 with ``--quick``); edgetrack has a temp queue file and its real
+   destination, ``IntileryMobile``, at the emulator. "SQLite limit": ``json.dumps`` of the same
+   envelope + one ``executemany`` in one transaction (WAL, ``synchronous=NORMAL``). Also: N / time
+   until every event is in edgetrack's queue file; the share the sink had when the last call
+   returned; N / time until ``flush()`` returned with all delivered (segment's includes one 0.5 s
+   upload interval).
+2. p50/p99 of single calls (``perf_counter_ns``) while a thread calls ``flush()`` in a loop and
+   the sink receives uploads: N/5 calls back to back ("burst") and paced at ~1 ms ("paced").
+3. Start-up: a fresh subprocess gets the parent's ``time.time()`` in argv, imports edgetrack,
+   builds a ``Client`` (temp path, one ``IntileryMobile`` to a loopback URL), calls ``track``
+   once, prints the time elapsed and ``os._exit(0)``s; against ``import segment.analytics`` alone,
+   and segment's import + ``Client`` + ``track``. Median of 7, order alternating.
 
-The sink (the edgetrack emulator plus a Segment ``/v1/batch`` route) runs in a child process,
-as a real server would, so its request parsing does not compete for this process's GIL.
-The machine is small and shared: read the ratios, not the absolute figures.
-Results are also written to ``benchmarks/results/enqueue.json``.
+The sink (the edgetrack emulator plus a Segment ``/v1/batch`` route) runs in a child process, as
+a real server would, so its parsing does not compete for our GIL. The machine is small and
+shared: read the ratios, not the absolute figures. The targets are informational.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import os
 import re
 import sqlite3
 import statistics
@@ -51,28 +50,22 @@ HERE = Path(__file__).resolve().parent
 KEY = "bench-write-key"
 USER, EVENT = "user-4711", "Product Added"
 PROPS: dict[str, Any] = {"sku": "sku-1042", "price": 3.4, "qty": 2, "list": "home"}
+SEGMENT_MODE = "send=True, host=the loopback sink, max_queue_size=N+1000 (drops nothing)"
 Track = Callable[[], object]
 
-EDGE_START = """import os, sys, time
-t0 = float(sys.argv[1])
-import edgetrack
-from edgetrack.destinations import IntileryMobile
-c = edgetrack.Client([IntileryMobile("k", endpoint="http://127.0.0.1:9", allow_http=True)], path=sys.argv[2])
-c.track("user-1", "App Opened", {"n": 1})
-print(time.time() - t0, flush=True)
-os._exit(0)
-"""
-SEG_IMPORT = """import os, sys, time
-t0 = float(sys.argv[1])
-import segment.analytics
-print(time.time() - t0, flush=True)
-os._exit(0)
-"""
-SEG_START = SEG_IMPORT.replace(
-    "import segment.analytics\n",
-    "from segment.analytics.client import Client\n"
-    "Client('k', host='http://127.0.0.1:9', send=True).track('user-1', 'App Opened', {'n': 1})\n",
-)
+START = "import os, sys, time\nt0 = float(sys.argv[1])\n{}\nprint(time.time() - t0, flush=True)\nos._exit(0)"
+STARTUPS = {
+    "edgetrack": START.format(
+        "import edgetrack\nfrom edgetrack.destinations import IntileryMobile\nc = edgetrack.Client("
+        "[IntileryMobile('k', endpoint='http://127.0.0.1:9', allow_http=True)], path=sys.argv[2])\n"
+        "c.track('user-1', 'App Opened', {'n': 1})"
+    ),
+    "segment_import": START.format("import segment.analytics"),
+    "segment_first_track": START.format(
+        "from segment.analytics.client import Client\n"
+        "Client('k', host='http://127.0.0.1:9', send=True).track('user-1', 'App Opened', {'n': 1})"
+    ),
+}
 
 
 def serve_sink() -> None:
@@ -93,18 +86,23 @@ def serve_sink() -> None:
         with lock:
             return Reply.json(200, dict(counts)), []
 
-    def on_request(vendor: str, status: int, events: int) -> None:
-        with lock:
-            if 200 <= status < 300 and vendor in counts:
-                counts[vendor] += events
-        server.reset()  # keep nothing: the counts are all the benchmark reads
+    def counted(route: Route) -> Route:  # count before replying, so a returned flush() is already counted
+        def handler(req: VendorRequest) -> tuple[Reply, list[dict[str, Any]]]:
+            reply, events = route.handler(req)
+            with lock:
+                counts[route.vendor] += len(events) if 200 <= reply.status < 300 else 0
+            return reply, events
+
+        return dataclasses.replace(route, handler=handler)
 
     routes = [
-        *intilery_mobile_routes([KEY]),
-        Route("segment", "POST", re.compile(r"/v1/batch"), segment_batch),
+        *map(counted, intilery_mobile_routes([KEY])),
+        counted(Route("segment", "POST", re.compile(r"/v1/batch"), segment_batch)),
         Route("stats", "GET", re.compile(r"/_stats"), stats),
     ]
-    server = Server(routes, on_request=on_request).start()
+    server = Server(routes)
+    server.on_request = lambda *_: server.reset()  # keep nothing: the counts are all we read
+    server.start()
     print(server.url, flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     server.stop()
@@ -115,193 +113,201 @@ def sink_counts(url: str) -> dict[str, int]:
         return dict(json.load(resp))
 
 
-def new_edgetrack(url: str, folder: str) -> tuple[Any, Track, Callable[[], object]]:
-    from edgetrack import Client
-    from edgetrack.destinations import IntileryMobile
+def make(sdk: str, url: str, folder: str, n: int) -> tuple[Any, Track, Callable[[], object]]:
+    """A warmed-up client (threads started, first upload done), its ``track`` and its ``flush``."""
+    if sdk == "edgetrack":
+        from edgetrack import Client
+        from edgetrack.destinations import IntileryMobile
 
-    client = Client([IntileryMobile(KEY, endpoint=url, allow_http=True)], path=Path(folder) / "queue.db")
+        dest = IntileryMobile(KEY, endpoint=url, allow_http=True)
+        client: Any = Client([dest], path=Path(folder) / "queue.db")
+        flush: Callable[[], object] = lambda: client.flush(60)  # noqa: E731
+    else:
+        from segment.analytics.client import Client as SegmentClient  # type: ignore[import-untyped]
+
+        client = SegmentClient(KEY, host=url, send=sdk == "segment", max_queue_size=n + 1_000)
+        flush = client.flush
     client.track(USER, EVENT, PROPS)
-    assert client.flush(30), "edgetrack warm-up flush failed"
-    return client, lambda: client.track(USER, EVENT, PROPS), lambda: client.flush(30)
-
-
-def new_segment(url: str, n: int, send: bool = True) -> tuple[Any, Track, Callable[[], object]]:
-    from segment.analytics.client import Client as SegmentClient
-
-    client = SegmentClient(KEY, host=url, send=send, max_queue_size=n + 1_000)
-    client.track(USER, EVENT, PROPS)
-    client.flush()
-    return client, lambda: client.track(USER, EVENT, PROPS), client.flush
+    flush()
+    return client, lambda: client.track(USER, EVENT, PROPS), flush
 
 
 def rate_round(sdk: str, url: str, n: int) -> dict[str, Any]:
+    key = "intilery_mobile" if sdk == "edgetrack" else "segment"
     with tempfile.TemporaryDirectory() as folder:
-        if sdk == "edgetrack":
-            client, track, flush = new_edgetrack(url, folder)
-        else:
-            client, track, flush = new_segment(url, n, send=sdk == "segment")
-        before = sink_counts(url)
+        client, track, flush = make(sdk, url, folder, n)
+        before = sink_counts(url)[key]
         start = time.perf_counter()
         accepted = sum(bool(track()[0]) for _ in range(n))  # type: ignore[index]
         tracked = time.perf_counter()
+        during = sink_counts(url)[key] - before
+        result = {"rate": n / (tracked - start), "accepted": accepted, "during": during}
+        if sdk == "edgetrack":  # when every event is in the queue file (no public call waits for just that)
+            client._writer.wait_committed(timeout=60)
+            result["committed"] = n / (time.perf_counter() - start)
         flush()
-        done = time.perf_counter()
-        key = "intilery_mobile" if sdk == "edgetrack" else "segment"
-        delivered = sink_counts(url)[key] - before[key]
+        result["e2e"] = n / (time.perf_counter() - start)
+        result["delivered"] = sink_counts(url)[key] - before
         client.shutdown()
-    return {"rate": n / (tracked - start), "e2e": n / (done - start), "accepted": accepted,
-            "delivered": delivered}
+    return result
 
 
 def sqlite_round(n: int, template: dict[str, Any]) -> float:
     ids = [str(uuid.uuid4()) for _ in range(n)]
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     with tempfile.TemporaryDirectory() as folder:
         conn = sqlite3.connect(Path(folder) / "raw.db", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT, "
-                     "message_id TEXT, body TEXT, size INTEGER, created REAL)")
-        dumps, now = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode, time.time()
-        start = time.perf_counter()
+        conn.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT, "
+            "message_id TEXT, body TEXT, size INTEGER, created REAL)"
+        )
+        start, now = time.perf_counter(), time.time()
         bodies = [dumps({**template, "messageId": mid}) for mid in ids]
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO events (type, message_id, body, size, created) VALUES (?,?,?,?,?)",
-                         [("track", mid, b, len(b), now) for mid, b in zip(ids, bodies, strict=True)])
+        sql = "INSERT INTO events (type, message_id, body, size, created) VALUES (?,?,?,?,?)"
+        conn.executemany(sql, [("track", m, b, len(b), now) for m, b in zip(ids, bodies, strict=True)])
         conn.execute("COMMIT")
         elapsed = time.perf_counter() - start
         conn.close()
     return n / elapsed
 
 
-def latencies(track: Track, flush: Callable[[], object], n: int, pace: float) -> dict[str, float]:
-    stop = threading.Event()
-
-    def flusher() -> None:
-        while not stop.is_set():
-            flush()
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=flusher, daemon=True)
-    thread.start()
-    samples = []
-    clock = time.perf_counter_ns
-    for _ in range(n):
-        t = clock()
-        track()
-        samples.append(clock() - t)
-        if pace:
-            time.sleep(pace)
-    stop.set()
-    thread.join(60)
-    q = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"p50_ms": q[49] / 1e6, "p99_ms": q[98] / 1e6, "max_ms": max(samples) / 1e6}
-
-
 def latency_run(sdk: str, url: str, n: int, pace: float) -> dict[str, float]:
+    """Time each of ``n`` calls while another thread calls ``flush()`` in a loop."""
+    stop, samples, clock = threading.Event(), [], time.perf_counter_ns
     with tempfile.TemporaryDirectory() as folder:
-        client, track, flush = new_edgetrack(url, folder) if sdk == "edgetrack" else new_segment(url, n)
-        result = latencies(track, flush, n, pace)
+        client, track, flush = make(sdk, url, folder, n)
+
+        def flusher() -> None:
+            while not stop.is_set():
+                flush()
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=flusher, daemon=True)
+        thread.start()
+        for _ in range(n):
+            t = clock()
+            track()
+            samples.append(clock() - t)
+            if pace:
+                time.sleep(pace)
+        stop.set()
+        thread.join(60)
         client.shutdown()
-    return result
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": q[49] / 1e6, "p99": q[98] / 1e6, "max": max(samples) / 1e6}
 
 
 def startup(code: str, folder: str) -> float:
-    out = subprocess.run([sys.executable, "-c", code, repr(time.time()), str(Path(folder) / "q.db")],
-                         check=True, capture_output=True, text=True, timeout=60)
-    return float(out.stdout.strip())
+    argv = [sys.executable, "-c", code, repr(time.time()), str(Path(folder) / "q.db")]
+    return float(subprocess.check_output(argv, text=True, timeout=60))
+
+
+def measure(url: str, n: int, rounds: int, starts: int) -> dict[str, Any]:
+    msgs = {}
+    for sdk in ("edgetrack", "segment_nosend"):
+        with tempfile.TemporaryDirectory() as folder:
+            client = make(sdk, url, folder, 10)[0]
+            msgs[sdk.split("_")[0]] = client.track(USER, EVENT, PROPS)[1]
+            client.shutdown()
+    sizes = {sdk: len(json.dumps(m, separators=(",", ":"), default=str)) for sdk, m in msgs.items()}
+    runs: dict[str, list[dict[str, Any]]] = {"edgetrack": [], "segment": [], "segment_nosend": []}
+    sqlite_rates = []
+    for _ in range(rounds):  # interleaved, so drifts in machine speed hit every column alike
+        for sdk in runs:
+            runs[sdk].append(rate_round(sdk, url, n))
+        sqlite_rates.append(sqlite_round(n, msgs["edgetrack"]))
+    latency = {
+        f"{sdk}_{mode}": latency_run(sdk, url, n // 5, pace)
+        for mode, pace in (("burst", 0.0), ("paced", 0.001))
+        for sdk in ("edgetrack", "segment")
+    }
+    times: dict[str, list[float]] = {name: [] for name in STARTUPS}
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(starts):
+            for name in list(STARTUPS)[:: 1 if i % 2 else -1]:
+                times[name].append(startup(STARTUPS[name], f"{folder}/{name}{i}"))
+    res: dict[str, Any] = {"n": n, "rounds": rounds, "latency_calls": n // 5, "startup_runs": starts}
+    res.update(python=sys.version.split()[0], sqlite=sqlite3.sqlite_version, event_json_bytes=sizes)
+    res["median"] = {sdk: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for sdk, rs in runs.items()}
+    res.update(sqlite_limit=statistics.median(sqlite_rates), latency_ms=latency)
+    res["startup_ms"] = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    res["raw"] = {"rounds": runs, "sqlite": sqlite_rates, "startup_s": times}
+    return res
+
+
+def report(res: dict[str, Any]) -> None:
+    med, lat, start = res["median"], res["latency_ms"], res["startup_ms"]
+    e, s, sq = med["edgetrack"]["rate"], med["segment"]["rate"], res["sqlite_limit"]
+    committed, n = med["edgetrack"]["committed"], res["n"]
+
+    def row(label: str, a: float, b: float, fmt: str, suffix: str = "") -> list[str]:
+        return [label, format(a, fmt), format(b, fmt) + suffix, f"{a / b:.2f}x"]
+
+    def pct(sdk: str) -> float:
+        return float(100 * med[sdk]["during"] / n)
+
+    rows = [
+        ["metric", "edgetrack", "segment", "ratio"],
+        ["event JSON size, bytes", *(str(v) for v in res["event_json_bytes"].values()), ""],
+        row("track() calls/s (segment send=True)", e, s, ",.0f"),
+        row("track() calls/s vs segment send=False", e, med["segment_nosend"]["rate"], ",.0f"),
+        row("track() calls/s vs SQLite limit", e, sq, ",.0f", " (sqlite)"),
+        row("all N committed to disk/s vs SQLite limit", committed, sq, ",.0f", " (sqlite)"),
+        row("delivered while tracking, % of N", pct("edgetrack"), pct("segment"), ".1f"),
+        row("all N delivered to sink, events/s", med["edgetrack"]["e2e"], med["segment"]["e2e"], ",.0f"),
+    ]
+    for mode in ("burst", "paced"):
+        for q in ("p50", "p99"):
+            label = f"track() {q} ms while flushing, {mode}"
+            rows.append(row(label, lat[f"edgetrack_{mode}"][q], lat[f"segment_{mode}"][q], ".3f"))
+    rows.append(row("start-up to first track(), ms", start["edgetrack"], start["segment_first_track"], ".0f"))
+    rows.append(row("start-up vs import segment, ms", start["edgetrack"], start["segment_import"], ".0f"))
+    print(f"edgetrack vs segment-analytics-python; segment: {SEGMENT_MODE}")
+    print(f"N={n:,}, median of {res['rounds']} rounds; latency: {n // 5:,} calls each; start-up: median of 7")
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print(f"{r[0]:<{w[0]}}  {r[1]:>{w[1]}}  {r[2]:>{w[2]}}  {r[3]:>{w[3]}}")
+    res["targets"] = {
+        "track() rate >= 3x segment's": e >= 3 * s,
+        "track() p99 < 0.5 ms while flushing (burst)": lat["edgetrack_burst"]["p99"] < 0.5,
+        "track() p99 < 0.5 ms while flushing (paced)": lat["edgetrack_paced"]["p99"] < 0.5,
+        "start-up <= 0.5x `import segment.analytics`": start["edgetrack"] <= 0.5 * start["segment_import"],
+        "track() rate >= 0.5x SQLite limit": e >= 0.5 * sq,
+    }
+    for name, ok in res["targets"].items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    rr = res["raw"]["rounds"]
+    lost = {k: [r["accepted"] - r["delivered"] for r in rr[k]] for k in ("edgetrack", "segment")}
+    print(f"accepted but not delivered, per round: {lost}")
+    res["table"] = rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 events instead of 50,000")
+    parser.add_argument("--quick", action="store_true", help="5,000 events instead of 50,000 (a smoke test)")
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
         serve_sink()
         return
-    n = 5_000 if args.quick else 50_000
-    n_lat, rounds, starts = n // 5, 3, 7
-    sink = subprocess.Popen([sys.executable, __file__, "--sink"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    sink = subprocess.Popen(
+        [sys.executable, __file__, "--sink"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert sink.stdout is not None and sink.stdin is not None
-    url = sink.stdout.readline().strip()
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            edge_client, _, _ = new_edgetrack(url, folder)
-            edge_msg = edge_client.track(USER, EVENT, PROPS)[1]
-            edge_client.shutdown()
-        seg_msg = new_segment(url, 10, send=False)[0].track(USER, EVENT, PROPS)[1]
-        sizes = {"edgetrack": len(json.dumps(edge_msg, separators=(",", ":"))),
-                 "segment": len(json.dumps(seg_msg, separators=(",", ":"), default=str))}
-        runs: dict[str, list[dict[str, Any]]] = {"edgetrack": [], "segment": [], "segment_nosend": []}
-        sqlite_rates = []
-        for _ in range(rounds):
-            for sdk in runs:
-                runs[sdk].append(rate_round(sdk, url, n))
-            sqlite_rates.append(sqlite_round(n, edge_msg))
-        lat = {f"{sdk}_{mode}": latency_run(sdk, url, n_lat, pace)
-               for mode, pace in (("burst", 0.0), ("paced", 0.001)) for sdk in ("edgetrack", "segment")}
-        times: dict[str, list[float]] = {"edgetrack": [], "segment_import": [], "segment_first_track": []}
-        with tempfile.TemporaryDirectory() as folder:
-            for i in range(starts):
-                for name, code in (("edgetrack", EDGE_START), ("segment_import", SEG_IMPORT),
-                                   ("segment_first_track", SEG_START))[:: 1 if i % 2 else -1]:
-                    times[name].append(startup(code, f"{folder}/{name}{i}"))
+        url = sink.stdout.readline().strip()
+        res = measure(url, 5_000 if args.quick else 50_000, 5 if args.quick else 3, 7)
     finally:
         sink.stdin.close()
         sink.wait(10)
-
-    def med(sdk: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[sdk])
-
-    e_rate, s_rate, sq_rate = med("edgetrack", "rate"), med("segment", "rate"), statistics.median(sqlite_rates)
-    start_ms = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    rows: list[tuple[str, str, str, str]] = [
-        ("event JSON size, bytes", f"{sizes['edgetrack']}", f"{sizes['segment']}", ""),
-        ("track() calls/s (segment send=True)", f"{e_rate:,.0f}", f"{s_rate:,.0f}", f"{e_rate / s_rate:.2f}x"),
-        ("track() calls/s vs segment send=False", f"{e_rate:,.0f}", f"{med('segment_nosend', 'rate'):,.0f}",
-         f"{e_rate / med('segment_nosend', 'rate'):.2f}x"),
-        ("track() calls/s vs SQLite limit", f"{e_rate:,.0f}", f"{sq_rate:,.0f} (sqlite)", f"{e_rate / sq_rate:.2f}x"),
-        ("all delivered to sink, events/s", f"{med('edgetrack', 'e2e'):,.0f}", f"{med('segment', 'e2e'):,.0f}",
-         f"{med('edgetrack', 'e2e') / med('segment', 'e2e'):.2f}x"),
-    ]
-    for mode in ("burst", "paced"):
-        for q in ("p50_ms", "p99_ms"):
-            e, s = lat[f"edgetrack_{mode}"][q], lat[f"segment_{mode}"][q]
-            rows.append((f"track() {q[:3]} ms, {mode}, flushing", f"{e:.3f}", f"{s:.3f}", f"{e / s:.2f}x"))
-    e_start = start_ms["edgetrack"]
-    rows.append(("start-up to first track(), ms", f"{e_start:.0f}",
-                 f"{start_ms['segment_first_track']:.0f}", f"{e_start / start_ms['segment_first_track']:.2f}x"))
-    rows.append(("  vs `import segment.analytics`, ms", f"{e_start:.0f}", f"{start_ms['segment_import']:.0f}",
-                 f"{e_start / start_ms['segment_import']:.2f}x"))
-    widths = [max(len(r[i]) for r in [("metric", "edgetrack", "segment", "ratio"), *rows]) for i in range(4)]
-    print(f"edgetrack vs segment-analytics-python 2.4 (segment: send=True to the loopback sink), "
-          f"N={n:,}, {rounds} rounds (median); latency over {n_lat:,} calls; start-up median of {starts}")
-    for r in [("metric", "edgetrack", "segment", "ratio"), *rows]:
-        print("  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))]))
-    p99 = lat["edgetrack_burst"]["p99_ms"]
-    targets = {
-        "track() rate >= 3x segment's": e_rate >= 3 * s_rate,
-        "track() p99 < 0.5 ms while flushing (burst)": p99 < 0.5,
-        "track() p99 < 0.5 ms while flushing (paced)": lat["edgetrack_paced"]["p99_ms"] < 0.5,
-        "start-up <= 0.5x `import segment.analytics`": e_start <= 0.5 * start_ms["segment_import"],
-        "track() rate >= 0.5x SQLite limit": e_rate >= 0.5 * sq_rate,
-    }
-    for name, ok in targets.items():
-        print(f"{'PASS' if ok else 'FAIL'}  {name}")
-    lost = {sdk: [r["accepted"] - r["delivered"] for r in runs[sdk]] for sdk in ("edgetrack", "segment")}
-    print(f"delivered check (accepted - delivered per round): {lost}")
+    res["quick"] = args.quick
+    report(res)
     out = HERE / "results" / "enqueue.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "n": n, "quick": args.quick, "rounds": rounds, "latency_calls": n_lat, "python": sys.version.split()[0],
-        "sqlite": sqlite3.sqlite_version, "segment_mode": "send=True, host=loopback sink", "sizes": sizes,
-        "rates": {"edgetrack": e_rate, "segment": s_rate, "segment_send_false": med("segment_nosend", "rate"),
-                  "sqlite_limit": sq_rate},
-        "delivered_per_s": {"edgetrack": med("edgetrack", "e2e"), "segment": med("segment", "e2e")},
-        "rounds_raw": runs, "sqlite_raw": sqlite_rates, "latency_ms": lat, "startup_ms": start_ms,
-        "startup_raw_s": times, "targets": targets, "table": rows,
-    }, indent=2) + "\n")
+    out.write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {out.relative_to(HERE.parent)}")
 
 

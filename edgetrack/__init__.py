@@ -1,42 +1,50 @@
 """edgetrack: durable, battery-aware event tracking for phones, kiosks and edge devices.
 
-import edgetrack
-from edgetrack.destinations import IntileryMobile
+    import edgetrack
+    from edgetrack.destinations import IntileryMobile
 
-client = edgetrack.Client([IntileryMobile("<write key>")])
-client.track("user-1", "Order Completed", {"revenue": 9.5})
+    client = edgetrack.Client([IntileryMobile("<write key>")])
+    client.track("user-1", "Order Completed", {"revenue": 9.5})
+
+Public names are loaded on first use (PEP 562), so ``import edgetrack`` stays cheap and the
+app's path to its first ``track()`` carries no more code than it needs.
 """
 
 from __future__ import annotations
 
-from edgetrack._default import (
-    alias,
-    configure,
-    default_client,
-    flush,
-    group,
-    identify,
-    page,
-    screen,
-    shutdown,
-    stats,
-    track,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from edgetrack._version import __version__
-from edgetrack.client import Client
-from edgetrack.config import QueueLimits, Timeouts
-from edgetrack.delivery import DeliveryFailure
-from edgetrack.errors import (
-    ConfigError,
-    EdgetrackError,
-    EventTypeError,
-    EventValueError,
-    NotConfiguredError,
-    StorageError,
-)
-from edgetrack.policy import FlushPolicy
-from edgetrack.retry import RetryPolicy
-from edgetrack.stats import LaneStats, Stats
+
+if TYPE_CHECKING:
+    from edgetrack._default import (
+        alias,
+        configure,
+        default_client,
+        flush,
+        group,
+        identify,
+        page,
+        screen,
+        shutdown,
+        stats,
+        track,
+    )
+    from edgetrack.client import Client
+    from edgetrack.config import QueueLimits, Timeouts
+    from edgetrack.delivery import DeliveryFailure
+    from edgetrack.errors import (
+        ConfigError,
+        EdgetrackError,
+        EventTypeError,
+        EventValueError,
+        NotConfiguredError,
+        StorageError,
+    )
+    from edgetrack.lanestats import LaneStats, Stats
+    from edgetrack.policy import FlushPolicy
+    from edgetrack.retry import RetryPolicy
 
 __all__ = [
     "Client",
@@ -66,3 +74,49 @@ __all__ = [
     "stats",
     "track",
 ]
+
+_DEFAULT = (
+    "alias",
+    "configure",
+    "default_client",
+    "flush",
+    "group",
+    "identify",
+    "page",
+    "screen",
+    "shutdown",
+    "stats",
+    "track",
+)
+_ERRORS = (
+    "ConfigError",
+    "EdgetrackError",
+    "EventTypeError",
+    "EventValueError",
+    "NotConfiguredError",
+    "StorageError",
+)
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(_DEFAULT, "edgetrack._default"),
+    **dict.fromkeys(_ERRORS, "edgetrack.errors"),
+    "Client": "edgetrack.client",
+    "DeliveryFailure": "edgetrack.delivery",
+    "FlushPolicy": "edgetrack.policy",
+    "LaneStats": "edgetrack.lanestats",
+    "QueueLimits": "edgetrack.config",
+    "RetryPolicy": "edgetrack.retry",
+    "Stats": "edgetrack.lanestats",
+    "Timeouts": "edgetrack.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'edgetrack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

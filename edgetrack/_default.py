@@ -8,7 +8,7 @@ from typing import Any
 
 from edgetrack.client import Client, Result
 from edgetrack.errors import NotConfiguredError
-from edgetrack.stats import Stats
+from edgetrack.lanestats import Stats
 
 __all__ = [
     "alias",

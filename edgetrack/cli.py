@@ -74,7 +74,7 @@ def serve(host: str, port: int, write_key: str) -> None:
 def status(db_path: Path | None, app: str, as_json: bool) -> None:
     """Show what is queued per destination lane, and why it is waiting."""
     from edgetrack.errors import StorageError
-    from edgetrack.stats import lane_stats
+    from edgetrack.lanestats import lane_stats
     from edgetrack.store import SQLiteStore, default_path
 
     path = db_path or default_path(app)

@@ -15,21 +15,23 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgetrack.config import QueueLimits, Timeouts
 from edgetrack.context import default_context
-from edgetrack.delivery import DeliveryFailure
 from edgetrack.errors import ConfigError, EventTypeError, EventValueError
 from edgetrack.events import MessageBuilder
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender, SystemClock
-from edgetrack.retry import RetryPolicy
-from edgetrack.scheduler import Scheduler
-from edgetrack.stats import Stats, lane_stats
 from edgetrack.store.paths import default_path, load_anonymous_id
-from edgetrack.store.sqlite import SQLiteStore
 from edgetrack.store.writer import Writer
+
+if TYPE_CHECKING:  # imported for real off the caller's path (see _scheduler_now)
+    from edgetrack.delivery import DeliveryFailure
+    from edgetrack.lanestats import Stats
+    from edgetrack.retry import RetryPolicy
+    from edgetrack.scheduler import Scheduler
+    from edgetrack.store.sqlite import SQLiteStore
 
 __all__ = ["Client"]
 
@@ -106,19 +108,19 @@ class Client:
             max_event_bytes=self.limits.max_event_bytes,
             clock=self.clock.now,
         )
-        self._writer = Writer(self._open_store, self.limits, on_commit=self._on_commit)
-        self._scheduler = Scheduler(
-            destinations=self.destinations,
-            open_store=self._open_store,
-            make_sender=sender or _http_sender,
-            policy=self.policy,
-            retry=retry or RetryPolicy(),
-            clock=self.clock,
-            timeouts=timeouts or Timeouts(),
-            on_error=on_error,
+        self._writer = Writer(
+            self._open_store, self.limits, on_commit=self._on_commit, on_open=self._scheduler_now
         )
+        self._scheduler: Scheduler | None = None
+        self._scheduler_options: dict[str, Any] = {
+            "make_sender": sender or _http_sender,
+            "retry": retry,
+            "timeouts": timeouts or Timeouts(),
+            "on_error": on_error,
+        }
         _CLIENTS.add(self)
         atexit.register(self._atexit)
+        self._start()  # a backlog left by the last run starts draining without a new event
 
     # -- where things live -----------------------------------------------------------------
 
@@ -137,6 +139,8 @@ class Client:
         return self._anon_id
 
     def _open_store(self) -> SQLiteStore:
+        from edgetrack.store.sqlite import SQLiteStore
+
         store = SQLiteStore.open(self.path, synchronous="FULL" if self.durable else "NORMAL")
         try:
             store.ensure_lanes([d.name for d in self.destinations], self.clock.now())
@@ -326,7 +330,7 @@ class Client:
             return False, msg
         if self._pid != os.getpid() or not self._started:
             self._start()
-        seq = self._writer.put((kind, msg["messageId"], body, size, self.clock.now()))
+        seq = self._writer.put((kind, msg["messageId"], body, size, self.clock.now()), durable=self.durable)
         if not seq:
             log.error("edgetrack: the queue hand-off is full (the disk is failing?); event dropped")
             return False, msg
@@ -342,7 +346,8 @@ class Client:
         self._start_lock = threading.Lock()
         self._path_lock = threading.Lock()
         self._writer.after_fork_in_child()
-        self._scheduler.after_fork_in_child()
+        if self._scheduler is not None:
+            self._scheduler.after_fork_in_child()
         self._stats_store = None
         self._started = False
 
@@ -352,15 +357,35 @@ class Client:
                 self._reset_after_fork()
             if self._started:
                 return
-            self._writer.start()
-            if self.send and self.destinations:
-                self._scheduler.start()
+            self._writer.start()  # its thread starts the scheduler once the queue is open
             self._started = True
+
+    def _scheduler_now(self) -> Scheduler:
+        """The scheduler, built and started on first need (normally by the writer thread, so
+        its modules load off the caller's path)."""
+        with self._start_lock:
+            if self._scheduler is None:
+                from edgetrack.retry import RetryPolicy
+                from edgetrack.scheduler import Scheduler
+
+                options = dict(self._scheduler_options)
+                options["retry"] = options["retry"] or RetryPolicy()
+                self._scheduler = Scheduler(
+                    destinations=self.destinations,
+                    open_store=self._open_store,
+                    policy=self.policy,
+                    clock=self.clock,
+                    **options,
+                )
+            if self.send and self.destinations and not self._closed:
+                self._scheduler.start()
+            return self._scheduler
 
     def _on_commit(self, count: int, dropped: dict[str, int]) -> None:
         if dropped:
             log.warning("edgetrack: queue full; dropped the oldest events: %s", dropped)
-        self._scheduler.notify_commit(count)
+        if self._scheduler is not None:
+            self._scheduler.notify_commit(count)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send every pending event now; True when everything due was delivered in time."""
@@ -374,7 +399,7 @@ class Client:
         if not (self.send and self.destinations):
             return False
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._scheduler.flush(left)
+        return self._scheduler_now().flush(left)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Commit what is buffered, try a last flush, stop the threads; bounded by ``timeout``.
@@ -393,7 +418,8 @@ class Client:
             delivered = self.flush(timeout)
         self._closed = True
         self._writer.stop(max(0.0, deadline - time.monotonic()))
-        self._scheduler.stop(max(0.0, deadline - time.monotonic()))
+        if self._scheduler is not None:
+            self._scheduler.stop(max(0.0, deadline - time.monotonic()))
         if self._stats_store is not None:
             self._stats_store.close()
             self._stats_store = None
@@ -418,6 +444,8 @@ class Client:
 
     def stats(self) -> Stats:
         """Per-lane backlog, state and counters (read from the queue file) plus in-memory state."""
+        from edgetrack.lanestats import Stats, lane_stats
+
         if self._stats_store is None or self._pid != os.getpid():
             self._stats_store = self._open_store()
         store = self._stats_store
@@ -444,7 +472,7 @@ class Client:
             dropped=dropped,
             write_errors=self._writer.errors,
             last_write_error=self._writer.last_error,
-            scheduler_wakeups=self._scheduler.wakeups,
+            scheduler_wakeups=self._scheduler.wakeups if self._scheduler is not None else 0,
         )
 
     def __repr__(self) -> str:

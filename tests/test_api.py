@@ -16,14 +16,19 @@ from edgetrack.emulator import Emulator
 
 
 def test_all_is_sorted_and_complete() -> None:
-    """edgetrack.__all__ is sorted, and lists every public name the package defines."""
+    """edgetrack.__all__ is sorted, every name in it resolves, and dir() shows nothing else public."""
     assert list(edgetrack.__all__) == sorted(edgetrack.__all__)
+    for name in edgetrack.__all__:
+        assert getattr(edgetrack, name) is not None, name
     public = {
         name
-        for name, value in vars(edgetrack).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+        for name in dir(edgetrack)
+        if not name.startswith("_")
+        and not isinstance(getattr(edgetrack, name), types.ModuleType)
+        and name not in ("annotations", "TYPE_CHECKING", "Any", "importlib")
     }
     assert public == set(edgetrack.__all__) - {"__version__"}
+    assert callable(edgetrack.stats) and callable(edgetrack.track)  # not shadowed by modules
 
 
 def test_importing_edgetrack_keeps_heavy_modules_off_the_callers_path() -> None:

@@ -381,7 +381,8 @@ class SQLiteStore:
             conn.execute("DELETE FROM events WHERE id <= ?", (low,))
             conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
         # Requeued dead letters belong to one lane: gone once that lane's cursor passes them.
-        done = "lane IS NOT NULL AND id <= (SELECT cursor FROM lanes WHERE name = events.lane)"
+        # "+id" keeps SQLite on the small partial index instead of scanning the rowid range.
+        done = "lane IS NOT NULL AND +id <= (SELECT cursor FROM lanes WHERE name = events.lane)"
         n, size = conn.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM events WHERE {done}").fetchone()
         if n:
             conn.execute(f"INSERT OR IGNORE INTO gaps (id) SELECT id FROM events WHERE {done}")
@@ -417,7 +418,7 @@ class SQLiteStore:
                 name, cursor = row[0], row[1]
                 others = conn.execute(
                     "SELECT (SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? "
-                    "AND id > ?) + (SELECT count(*) FROM gaps WHERE id > ?)",
+                    "AND +id > ?) + (SELECT count(*) FROM gaps WHERE id > ?)",
                     (name, cursor, cursor),
                 ).fetchone()[0]
                 oldest = conn.execute(

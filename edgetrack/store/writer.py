@@ -12,9 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from edgetrack.config import QueueLimits
-from edgetrack.store.sqlite import Row, SQLiteStore
+
+if TYPE_CHECKING:
+    from edgetrack.store.sqlite import Row, SQLiteStore
 
 __all__ = ["Writer"]
 
@@ -33,12 +36,14 @@ class Writer:
         limits: QueueLimits,
         *,
         on_commit: Callable[[int, dict[str, int]], None],
+        on_open: Callable[[], Any] | None = None,
         max_buffer: int = 20_000,
         full_wait: float = 2.0,
     ) -> None:
         self._open_store = open_store
         self._limits = limits
         self._on_commit = on_commit
+        self._on_open = on_open
         self._max_buffer = max_buffer
         self._full_wait = full_wait
         self._reset()
@@ -48,8 +53,9 @@ class Writer:
         self._has_rows = threading.Condition(self._lock)
         self._progress = threading.Condition(self._lock)  # commits made, room freed
         self._buffer: list[Row] = []
-        self._accepted = 0  # rows ever accepted into the buffer
         self._committed = 0  # rows ever committed, in order
+        self._inflight = 0  # rows taken from the buffer, not yet committed
+        self._idle = False  # the thread is (about to be) waiting for rows
         self._stopping = False
         self._stop_by: float | None = None
         self._thread: threading.Thread | None = None
@@ -65,33 +71,41 @@ class Writer:
 
     # -- callers ---------------------------------------------------------------------------
 
-    def put(self, row: Row) -> int:
-        """Queue a row for the next commit; return its sequence number, or 0 if the buffer is full.
+    def put(self, row: Row, *, durable: bool = False) -> int:
+        """Queue a row for the next commit; return its sequence number, or 0 if it was refused.
 
-        A full buffer (the disk has been failing or far slower than the app for a while)
-        makes the caller wait up to ``full_wait`` seconds for room before giving up.
+        The common case takes no lock: ``list.append`` is atomic, and the lock is taken only
+        to wake an idle writer. ``durable`` rows take the lock to get an exact sequence number
+        to wait on. A full buffer (the disk has been failing or far slower than the app for a
+        while) makes the caller wait up to ``full_wait`` seconds for room before giving up.
         """
+        buffer = self._buffer
+        if not durable and len(buffer) < self._max_buffer:
+            buffer.append(row)
+            if self._idle:
+                with self._lock:
+                    self._has_rows.notify()
+            return 1
         with self._lock:
-            if len(self._buffer) >= self._max_buffer:
+            if len(buffer) >= self._max_buffer:
                 deadline = time.monotonic() + self._full_wait
-                while len(self._buffer) >= self._max_buffer and not self._stopping:
+                while len(buffer) >= self._max_buffer and not self._stopping:
                     left = deadline - time.monotonic()
                     if left <= 0 or not self._progress.wait(left):
                         break
-                if len(self._buffer) >= self._max_buffer or self._stopping:
+                if len(buffer) >= self._max_buffer or self._stopping:
                     self.dropped_full += 1
                     return 0
-            self._buffer.append(row)
-            self._accepted += 1
-            if len(self._buffer) == 1:
+            buffer.append(row)
+            if self._idle:
                 self._has_rows.notify()
-            return self._accepted
+            return self._committed + self._inflight + len(buffer)
 
     def wait_committed(self, seq: int | None = None, timeout: float | None = None) -> bool:
-        """Wait until row ``seq`` (default: every row accepted so far) is committed."""
+        """Wait until row ``seq`` (default: every row put before this call) is committed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            target = self._accepted if seq is None else seq
+            target = self._committed + self._inflight + len(self._buffer) if seq is None else seq
             while self._committed < target:
                 if self._thread is None or not self._thread.is_alive():
                     return False
@@ -134,19 +148,25 @@ class Writer:
         try:
             while True:
                 with self._lock:
+                    self._idle = True  # set before looking, so a lock-free put cannot slip by
                     while not self._buffer and not self._stopping:
                         self._has_rows.wait()
+                    self._idle = False
                     if not self._buffer:
                         return
                     group = self._buffer[:MAX_GROUP]
-                    del self._buffer[:MAX_GROUP]
+                    del self._buffer[: len(group)]  # not MAX_GROUP: a put may have just appended
+                    self._inflight = len(group)
                 try:
                     if store is None:
                         store = self._open_store()
+                        if self._on_open is not None:
+                            self._on_open()
                     dropped = store.append(group, self._limits)
                 except Exception as exc:  # disk full, locked, corrupt: keep the rows, retry
                     with self._lock:
                         self._buffer[0:0] = group
+                        self._inflight = 0
                         self.errors += 1
                         self.last_error = f"{type(exc).__name__}: {exc}"
                         give_up = self._stop_by is not None and time.monotonic() >= self._stop_by
@@ -169,6 +189,7 @@ class Writer:
                 delay = _RETRY_MIN
                 with self._lock:
                     self._committed += len(group)
+                    self._inflight = 0
                     self.commits += 1
                     self._progress.notify_all()
                 try:
