@@ -76,6 +76,8 @@ def _json_default(value: object) -> object:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, Mapping):  # e.g. the read-only views of the default context
+        return dict(value)
     raise TypeError(type(value).__name__)
 
 
@@ -143,6 +145,11 @@ def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None
     return None
 
 
+def _plain(context: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy two levels deep: as deep as the default context goes."""
+    return {k: v.copy() if type(v) is dict else v for k, v in context.items()}
+
+
 def _check_mapping(name: str, value: object) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -193,9 +200,9 @@ class MessageBuilder:
         max_event_bytes: int,
         clock: Callable[[], float],
     ) -> None:
-        self._context = dict(context)
+        self._context: dict[str, Any] = _plain(context)
         # The default context is the same on every event: encode it once, splice it in.
-        self._context_json = ',"context":' + _encode(self._context) + "}"
+        self._context_json = ',"context":' + _encode(_plain(self._context)) + "}"
         self._anonymous_id = anonymous_id
         self._max_event_bytes = max_event_bytes
         self._now = clock
@@ -246,7 +253,7 @@ class MessageBuilder:
         if integ:
             msg["integrations"] = integ
         if ctx:
-            merged = {k: dict(v) if isinstance(v, dict) else v for k, v in self._context.items()}
+            merged = _plain(self._context)
             merged.update(ctx)
             merged["library"] = dict(self._context["library"])
             msg["context"] = merged
@@ -254,7 +261,7 @@ class MessageBuilder:
         else:
             body = self._dumps(kind, msg)[:-1] + self._context_json
             # The caller's own copy (two levels, as deep as the default context goes).
-            msg["context"] = {k: dict(v) if isinstance(v, dict) else v for k, v in self._context.items()}
+            msg["context"] = _plain(self._context)  # the caller's own copy, safe to change
         size = len(body) if body.isascii() else self._utf8_size(body, msg)
         if size > self._max_event_bytes:
             biggest = max(
