@@ -90,6 +90,7 @@ class Client:
         self.policy = FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
         self.limits = limits or QueueLimits()
         self.durable = bool(durable)
+        self._app_version = app_version
         self.send = bool(send)
         self.shutdown_timeout = shutdown_timeout
         self.clock: Clock = clock or SystemClock()
@@ -257,6 +258,52 @@ class Client:
                 raise EventValueError(f"alias() needs {arg}: pass the id as a str")
         fields = {"previousId": _require_id("previous_id", previous_id)}
         return self._enqueue("alias", fields, user_id, None, context, timestamp, integrations, message_id)
+
+    def register_device(
+        self,
+        user_id: object = None,
+        device_id: object = None,
+        token: object = None,
+        *,
+        os_name: str | None = None,
+        os_version: str | None = None,
+        model: str | None = None,
+        app_build: str | None = None,
+        app_version: str | None = None,
+        anonymous_id: object = None,
+        context: object = None,
+        timestamp: object = None,
+        message_id: object = None,
+    ) -> Result:
+        """Register this device and its push token (FCM / APNs) for the user.
+
+        Only destinations with a device API receive it (Parcelvoy's ``/devices``); for the
+        others it is counted as skipped. Missing details default to what the client knows:
+        the OS from the context, the machine type, and ``app_version`` of the client.
+        """
+        import platform
+
+        if not isinstance(device_id, str) or not device_id:
+            raise EventValueError("register_device() needs device_id: a str that names this device")
+        if token is not None and not isinstance(token, str):
+            raise EventTypeError(f"token must be a str (the push token) or None, not {type(token).__name__}")
+        system = self._builder.context.get("os", {})
+        version = app_version or self._app_version or "unknown"
+        device = {
+            "device_id": device_id,
+            "token": token,
+            "os": os_name or str(system.get("name", platform.system())),
+            "os_version": os_version or str(system.get("version", platform.release())),
+            "model": model or platform.machine() or "unknown",
+            "app_build": app_build or version,
+            "app_version": version,
+        }
+        for key, value in device.items():
+            if value is not None and not isinstance(value, str):
+                raise EventTypeError(f"{key} must be a str, not {type(value).__name__}")
+        return self._enqueue(
+            "device", {"device": device}, user_id, anonymous_id, context, timestamp, None, message_id
+        )
 
     def group(
         self,

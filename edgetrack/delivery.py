@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edgetrack.events import iso_utc_from_epoch
-from edgetrack.models import Outcome, OutcomeKind, Response
+from edgetrack.models import Outcome, OutcomeKind, QueuedEvent, Response
 from edgetrack.protocols import Destination, Sender
 from edgetrack.retry import RetryPolicy
 from edgetrack.store.sqlite import Claim, SQLiteStore
@@ -52,16 +52,44 @@ def deliver(
     timeout: tuple[float, float],
     report: Report,
 ) -> bool:
-    """Deliver one claim; return True when the lane may go on to its next batch."""
-    supported = [event for event in claim.events if event.type in destination.supports]
-    counts: Counter[tuple[str, str]] = Counter(
-        ("skipped", event.type) for event in claim.events if event.type not in destination.supports
-    )
+    """Deliver the first request's worth of a claim; True when the lane may go on.
+
+    Events the destination cannot take (unsupported call, too old, no usable id) are counted,
+    or dead-lettered with their reason, and never block the events after them.
+    """
+    at = now()
+    verdicts: list[tuple[str, str] | None] = []
+    candidates: list[QueuedEvent] = []
+    for event in claim.events:
+        verdict = ("skipped", event.type) if event.type not in destination.supports else None
+        verdict = verdict or destination.check(event, at)
+        verdicts.append(verdict)
+        if verdict is None:
+            candidates.append(event)
+    supported: list[QueuedEvent] = []
+    cut = len(claim.events)
+    if candidates:
+        take = max(1, min(len(candidates), destination.batch(candidates)))
+        supported = candidates[:take]
+        if take < len(candidates):
+            cut = claim.events.index(supported[-1]) + 1
+    part = Claim(claim.lane, claim.events[:cut], claim.events[cut - 1].id)
+    counts: Counter[tuple[str, str]] = Counter()
+    dead: list[tuple[QueuedEvent, str, str]] = []
+    for event, verdict in zip(part.events, verdicts, strict=False):
+        if verdict is not None:
+            kind, reason = verdict
+            if kind == "skipped":
+                counts[("skipped", reason)] += 1
+            else:
+                counts[("dead", reason)] += 1
+                dead.append((event, reason, kind))
     if not supported:
-        store.complete(claim, owner, now(), counts=counts)
+        store.complete(part, owner, at, counts=counts, dead=dead)
         return True
+    claim = part
     try:
-        request = destination.encode(supported, sent_at=iso_utc_from_epoch(now()))
+        request = destination.encode(supported, sent_at=iso_utc_from_epoch(at))
     except Exception as exc:  # a destination that cannot encode is a bug: keep the events
         log.exception("edgetrack: %s could not encode a batch", claim.lane)
         response = Response(0, error=f"encode failed: {type(exc).__name__}: {exc}")
@@ -73,7 +101,7 @@ def deliver(
     at = now()
     if decision.action == "ack":
         counts[("delivered", "")] += len(supported)
-        store.complete(claim, owner, at, counts=counts)
+        store.complete(claim, owner, at, counts=counts, dead=dead)
         return True
     error = f"HTTP {response.status}: {outcome.detail}" if response.status else outcome.detail
     if decision.action == "pause":

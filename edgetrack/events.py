@@ -207,6 +207,11 @@ class MessageBuilder:
         self._max_event_bytes = max_event_bytes
         self._now = clock
 
+    @property
+    def context(self) -> dict[str, Any]:
+        """The default context (a copy)."""
+        return _plain(self._context)
+
     def build(
         self,
         kind: str,

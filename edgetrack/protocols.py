@@ -57,6 +57,14 @@ class Destination(Protocol):
     limits: Limits
     supports: frozenset[str]
 
+    def batch(self, events: Sequence[QueuedEvent]) -> int:
+        """How many of the leading ``events`` go into one request (at least 1)."""
+        ...
+
+    def check(self, event: QueuedEvent, now: float) -> tuple[str, str] | None:
+        """``(kind, reason)`` for an event this lane will never send, else None."""
+        ...
+
     def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request: ...
 
     def interpret(self, response: Response) -> Outcome: ...

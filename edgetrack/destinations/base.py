@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import json
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from edgetrack._version import __version__
 from edgetrack.errors import ConfigError
-from edgetrack.models import Outcome, OutcomeKind, QueuedEvent, Response
+from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
 from edgetrack.retry import parse_retry_after
 
 __all__ = [
     "ALL_CALLS",
     "USER_AGENT",
+    "BaseDestination",
+    "Verdict",
     "check_endpoint",
     "check_key",
     "gzip_body",
     "join_json",
+    "json_request",
+    "load",
     "standard_outcome",
     "with_fields",
 ]
@@ -93,3 +99,55 @@ def standard_outcome(response: Response) -> Outcome:
     if status == 0 or status == 408 or status >= 500 or 300 <= status < 400:
         return Outcome(OutcomeKind.TRANSIENT, detail or f"HTTP {status}")
     return Outcome(OutcomeKind.REJECTED, detail)
+
+
+Verdict = tuple[str, str]  # ("skipped" | "expired" | "dead", reason): an event this lane will not send
+
+
+def load(event: QueuedEvent) -> dict[str, Any]:
+    """The stored Segment-spec envelope of an event, parsed."""
+    result: dict[str, Any] = json.loads(event.body)
+    return result
+
+
+class BaseDestination:
+    """Defaults shared by the vendor destinations; each overrides what its API needs.
+
+    ``batch(events)`` says how many of the leading events go into one request (events of
+    different endpoints never share one); ``check(event, now)`` lets a vendor refuse an event
+    it can never accept (too old, no usable id) with a counted reason instead of a failed
+    request; ``interpret`` maps statuses to outcomes.
+    """
+
+    name: str
+    limits: Limits
+    supports: frozenset[str] = ALL_CALLS
+    endpoint: str
+    rate_limit: tuple[float, int] | None = None  # (requests per second, burst) the vendor allows
+
+    def batch(self, events: Sequence[QueuedEvent]) -> int:
+        return len(events)
+
+    def check(self, event: QueuedEvent, now: float) -> Verdict | None:
+        return None
+
+    def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request:
+        raise NotImplementedError
+
+    def interpret(self, response: Response) -> Outcome:
+        return standard_outcome(response)
+
+    def __repr__(self) -> str:  # never show keys
+        return f"{type(self).__name__}(endpoint={self.endpoint!r}, name={self.name!r})"
+
+
+def json_request(url: str, payload: object, headers: dict[str, str], events: int) -> Request:
+    """A plain (uncompressed) JSON POST, for APIs that do not document gzip bodies."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Request(
+        "POST",
+        url,
+        {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+        body,
+        events=events,
+    )

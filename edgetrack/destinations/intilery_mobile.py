@@ -12,25 +12,22 @@ import json
 from collections.abc import Sequence
 
 from edgetrack.destinations.base import (
-    ALL_CALLS,
     USER_AGENT,
+    BaseDestination,
     check_endpoint,
     check_key,
     gzip_body,
-    standard_outcome,
     with_fields,
 )
-from edgetrack.models import Limits, Outcome, QueuedEvent, Request, Response
+from edgetrack.models import Limits, QueuedEvent, Request
 
 __all__ = ["IntileryMobile"]
 
 BATCH_PATH = "/cdp/events/segment/mobile/batch"
 
 
-class IntileryMobile:
+class IntileryMobile(BaseDestination):
     """Send to Intilery's mobile batch endpoint with the tag's write key."""
-
-    supports = ALL_CALLS
 
     def __init__(
         self,
@@ -57,9 +54,6 @@ class IntileryMobile:
     def _item_fields(self, sent_at: str) -> str:
         return f'"sentAt":{json.dumps(sent_at)},"writeKey":{json.dumps(self._write_key)}'
 
-    def __repr__(self) -> str:  # never show the key
-        return f"IntileryMobile(endpoint={self.endpoint!r}, name={self.name!r})"
-
     def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request:
         per_item = self._item_fields(sent_at)
         items = ",".join(with_fields(event.body, per_item) for event in events)
@@ -75,6 +69,3 @@ class IntileryMobile:
             gzip_body(text),
             events=len(events),
         )
-
-    def interpret(self, response: Response) -> Outcome:
-        return standard_outcome(response)

@@ -1,0 +1,63 @@
+"""Any Segment-compatible HTTP Tracking API: ``POST {endpoint}/v1/batch``.
+
+For Segment itself and for collectors that speak its protocol (RudderStack, Jitsu, ...).
+Contract: ``specs/vendor-apis.md`` section 1.2 (500 KB a batch, 32 KB an event, write key in
+the body or as the Basic-auth user). Stored envelopes are joined without re-parsing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+
+from edgetrack.destinations.base import (
+    USER_AGENT,
+    BaseDestination,
+    check_endpoint,
+    check_key,
+    gzip_body,
+    with_fields,
+)
+from edgetrack.models import Limits, QueuedEvent, Request
+
+__all__ = ["Segment"]
+
+
+class Segment(BaseDestination):
+    """Send Segment-spec batches to ``/v1/batch`` (gzipped unless ``gzip=False``)."""
+
+    def __init__(
+        self,
+        write_key: str,
+        *,
+        endpoint: str = "https://api.segment.io",
+        name: str = "segment",
+        max_events: int = 100,
+        max_bytes: int = 475_000,
+        gzip: bool = True,
+        allow_http: bool = False,
+    ) -> None:
+        self._write_key = check_key("Segment", "write_key", write_key)
+        self.endpoint = check_endpoint("Segment", endpoint, allow_http=allow_http)
+        self.name = name
+        self.url = self.endpoint + "/v1/batch"
+        self._gzip = gzip
+        token = base64.b64encode(f"{self._write_key}:".encode()).decode("ascii")
+        self._auth = f"Basic {token}"
+        self.limits = Limits(
+            max_events=max_events,
+            max_bytes=max_bytes - 200,
+            max_event_bytes=32_000,
+            per_event_overhead=len(',"sentAt":"2000-01-01T00:00:00.000Z"') + 1,
+        )
+
+    def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request:
+        stamp = f'"sentAt":{json.dumps(sent_at)}'
+        items = ",".join(with_fields(event.body, stamp) for event in events)
+        text = '{"batch":[' + items + "]," + stamp + ',"writeKey":' + json.dumps(self._write_key) + "}"
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Authorization": self._auth}
+        if self._gzip:
+            headers["Content-Encoding"] = "gzip"
+            return Request("POST", self.url, headers, gzip_body(text), events=len(events))
+        return Request("POST", self.url, headers, text.encode("utf-8"), events=len(events))
