@@ -112,7 +112,7 @@ class Client:
         self._writer = Writer(
             self._open_store, self.limits, on_commit=self._on_commit, on_open=self._scheduler_now
         )
-        self._scheduler: Scheduler | None = None
+        self._schedulers: list[Scheduler] | None = None
         self._scheduler_options: dict[str, Any] = {
             "make_sender": sender or _http_sender,
             "retry": retry,
@@ -393,8 +393,8 @@ class Client:
         self._start_lock = threading.Lock()
         self._path_lock = threading.Lock()
         self._writer.after_fork_in_child()
-        if self._scheduler is not None:
-            self._scheduler.after_fork_in_child()
+        for scheduler in self._schedulers or ():
+            scheduler.after_fork_in_child()
         self._stats_store = None
         self._started = False
 
@@ -407,32 +407,37 @@ class Client:
             self._writer.start()  # its thread starts the scheduler once the queue is open
             self._started = True
 
-    def _scheduler_now(self) -> Scheduler:
-        """The scheduler, built and started on first need (normally by the writer thread, so
-        its modules load off the caller's path)."""
+    def _scheduler_now(self) -> list[Scheduler]:
+        """The schedulers, one per destination, built and started on first need (normally by
+        the writer thread, so their modules load off the caller's path). One thread a lane:
+        a vendor that hangs until its timeout never delays another vendor's uploads."""
         with self._start_lock:
-            if self._scheduler is None:
+            if self._schedulers is None:
                 from edgetrack.retry import RetryPolicy
                 from edgetrack.scheduler import Scheduler
 
                 options = dict(self._scheduler_options)
                 options["retry"] = options["retry"] or RetryPolicy()
-                self._scheduler = Scheduler(
-                    destinations=self.destinations,
-                    open_store=self._open_store,
-                    policy=self.policy,
-                    clock=self.clock,
-                    **options,
-                )
-            if self.send and self.destinations and not self._closed:
-                self._scheduler.start()
-            return self._scheduler
+                self._schedulers = [
+                    Scheduler(
+                        destinations=[destination],
+                        open_store=self._open_store,
+                        policy=self.policy,
+                        clock=self.clock,
+                        **options,
+                    )
+                    for destination in self.destinations
+                ]
+            if self.send and not self._closed:
+                for scheduler in self._schedulers:
+                    scheduler.start()
+            return self._schedulers
 
     def _on_commit(self, count: int, dropped: dict[str, int]) -> None:
         if dropped:
             log.warning("edgetrack: queue full; dropped the oldest events: %s", dropped)
-        if self._scheduler is not None:
-            self._scheduler.notify_commit(count)
+        for scheduler in self._schedulers or ():
+            scheduler.notify_commit(count)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send every pending event now; True when everything due was delivered in time."""
@@ -446,7 +451,11 @@ class Client:
         if not (self.send and self.destinations):
             return False
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._scheduler_now().flush(left)
+        schedulers = self._scheduler_now()
+        tickets = [scheduler.request_flush() for scheduler in schedulers]  # all lanes at once
+        end = None if left is None else time.monotonic() + left
+        results = [s.wait_flush(ticket, end) for s, ticket in zip(schedulers, tickets, strict=True)]
+        return all(results)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Commit what is buffered, try a last flush, stop the threads; bounded by ``timeout``.
@@ -465,8 +474,10 @@ class Client:
             delivered = self.flush(timeout)
         self._closed = True
         self._writer.stop(max(0.0, deadline - time.monotonic()))
-        if self._scheduler is not None:
-            self._scheduler.stop(max(0.0, deadline - time.monotonic()))
+        for scheduler in self._schedulers or ():
+            scheduler.stop(0.0)  # tell every lane first, then wait for each in the time left
+        for scheduler in self._schedulers or ():
+            scheduler.stop(max(0.0, deadline - time.monotonic()))
         if self._stats_store is not None:
             self._stats_store.close()
             self._stats_store = None
@@ -519,7 +530,7 @@ class Client:
             dropped=dropped,
             write_errors=self._writer.errors,
             last_write_error=self._writer.last_error,
-            scheduler_wakeups=self._scheduler.wakeups if self._scheduler is not None else 0,
+            scheduler_wakeups=sum(scheduler.wakeups for scheduler in self._schedulers or ()),
         )
 
     def __repr__(self) -> str:

@@ -198,7 +198,8 @@ class Scheduler:
     def start(self) -> None:
         with self._lock:
             if self._thread is None and not self._stopping:
-                self._thread = threading.Thread(target=self._run, name="edgetrack-scheduler", daemon=True)
+                name = "edgetrack-scheduler-" + "+".join(self.destinations)
+                self._thread = threading.Thread(target=self._run, name=name, daemon=True)
                 self._thread.start()
 
     def notify_commit(self, count: int) -> None:
@@ -209,24 +210,36 @@ class Scheduler:
                 self._signalled = True
                 self._wake.notify()
 
-    def flush(self, timeout: float | None) -> bool:
-        """Ask for a forced pass and wait for it; True if every lane ended empty."""
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def request_flush(self) -> int:
+        """Ask for a forced pass; returns a ticket for ``wait_flush`` (0: no thread to ask)."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                return False
+                return 0
             self._flush_requested += 1
-            wanted = self._flush_requested
             self._signalled = True
             self._wake.notify()
-            while self._flush_done < wanted:
+            return self._flush_requested
+
+    def wait_flush(self, ticket: int, deadline: float | None) -> bool:
+        """Wait (until the ``time.monotonic()`` deadline) for that pass; True if it left no backlog."""
+        import time
+
+        if not ticket:
+            return False
+        with self._lock:
+            while self._flush_done < ticket:
                 left = None if deadline is None else deadline - time.monotonic()
                 if (left is not None and left <= 0) or self._stopping:
                     return False
                 self._flushed.wait(left)
             return self._flush_ok
+
+    def flush(self, timeout: float | None) -> bool:
+        """A forced pass, waited for; True if every lane ended empty."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self.wait_flush(self.request_flush(), deadline)
 
     def stop(self, timeout: float) -> bool:
         with self._lock:
