@@ -122,7 +122,11 @@ def test_no_wakeups_while_idle(emulator: Emulator, queue_path: Path) -> None:
         client.track("u", "E")
         assert client.flush(5)
         wakeups = client.stats().scheduler_wakeups
-        threads = [t for t in threading.enumerate() if t.name == "edgetrack-writer" or t.name.startswith("edgetrack-scheduler")]
+        threads = [
+            t
+            for t in threading.enumerate()
+            if t.name == "edgetrack-writer" or t.name.startswith("edgetrack-scheduler")
+        ]
         assert {t.name for t in threads} == {"edgetrack-writer", "edgetrack-scheduler-intilery_mobile"}
 
         def switches() -> int:

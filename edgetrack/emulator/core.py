@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Fault", "Received", "Reply", "Route", "Server", "VendorRequest"]
+__all__ = ["Fault", "Received", "Reply", "Route", "Server", "TokenBucket", "VendorRequest"]
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,38 @@ Handler = Callable[[VendorRequest], tuple[Reply, list[dict[str, Any]]]]
 
 @dataclass(frozen=True)
 class Route:
+    """One vendor URL. ``max_body`` (bytes after inflation) overrides the server's cap for this
+    route, and ``too_large`` replaces the default 413 answer (Parcelvoy and Segment answer 400)."""
+
     vendor: str
     method: str
     pattern: re.Pattern[str]
     handler: Handler
+    max_body: int | None = None
+    too_large: Reply | None = None
+
+
+class TokenBucket:
+    """A thread-safe token bucket: ``rate`` tokens a second, at most ``burst`` banked (starts full)."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Spend one token if there is one; False means "rate limited"."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
 
 
 class Server:
@@ -263,8 +291,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             except (OSError, EOFError, zlib.error):
                 self._send(Reply.json(400, {"error": "body is not valid gzip"}), route.vendor)
                 return
-        if len(raw) > owner.max_body:
-            self._send(Reply.json(413, {"error": "request entity too large"}), route.vendor)
+        if len(raw) > (owner.max_body if route.max_body is None else route.max_body):
+            too_large = route.too_large or Reply.json(413, {"error": "request entity too large"})
+            self._send(too_large, route.vendor)
             return
         parsed, error = None, None
         if raw:

@@ -1,0 +1,149 @@
+"""A generic Segment-compatible HTTP Tracking API (``specs/vendor-apis.md`` section 1).
+
+* URLs (1.2 [DOC]): ``POST /v1/batch`` and the single calls ``/v1/identify|track|page|screen|group|alias``
+  (the call's type comes from the path when the body has none).
+* Auth (1.2 [DOC]): the write key as the Basic-auth user (``writeKey:``) or as ``writeKey`` in the
+  body; Basic auth, when sent, is the one checked [INF]. A missing or unknown key -> 401 [INF:
+  Segment does not document what it answers; it is a 401 here so tests can see it].
+* Size (1.2 [DOC]): over 500 KiB a batch, 32 KiB a single call, or 32 KiB an item of a batch -> 400.
+  Bad JSON -> 400 (1.2 [DOC]).
+* Items (1.1, 1.2 [DOC]): every item needs a known ``type`` and ``userId`` or ``anonymousId``; track
+  needs ``event``, group ``groupId``, alias ``previousId``. Segment documents 200 for everything but
+  size and JSON errors and calls the missing-id case a ``no_user_anon_id`` error; here every such
+  failure is a 400 so the SDK's drop path can be exercised [INF]. A batch of more than 2500 items
+  gets the documented 200 and nothing is recorded (1.2 [DOC]).
+* A top-level ``context``/``integrations`` is merged into each recorded item (1.2 [DOC]; the item's
+  own keys win [INF]).
+* Bodies: success 200 ``{"success": true}`` [INF: not documented]; errors
+  ``{"success": false, "code": ..., "message": ...}`` (``code``/``message`` is what the Python SDK
+  parses, 1.2 [VSDK]; ``success`` mirrors the success body [INF]).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+from edgetrack.emulator.core import Reply, Route, VendorRequest
+
+__all__ = ["segment_routes"]
+
+VENDOR = "segment"
+Result = tuple[Reply, list[dict[str, Any]]]
+_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+_NEEDS = {"track": "event", "group": "groupId", "alias": "previousId"}
+
+
+def _error(status: int, code: str, message: str) -> Result:
+    return Reply.json(status, {"success": False, "code": code, "message": message}), []
+
+
+def _too_large(limit: int) -> Reply:
+    message = f"payload is larger than {limit} bytes"
+    return Reply.json(400, {"success": False, "code": "payload_too_large", "message": message})
+
+
+def _basic_user(header: str | None) -> str | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
+def _check(item: Any) -> tuple[str, str] | None:
+    """``(code, message)`` for an invalid item, or None."""
+    if not isinstance(item, dict):
+        return "invalid_request", "each message must be a JSON object"
+    kind = item.get("type")
+    if kind not in _TYPES:
+        return "invalid_request", f"type must be one of {', '.join(_TYPES)}"
+    if not item.get("userId") and not item.get("anonymousId"):
+        return "no_user_anon_id", "userId or anonymousId is required"
+    needed = _NEEDS.get(kind)
+    if needed and (not isinstance(item.get(needed), str) or not item[needed]):
+        return "invalid_request", f"{kind} needs {needed}"
+    return None
+
+
+def _merge(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The item with the batch's ``context`` and ``integrations`` under its own keys."""
+    merged = dict(item)
+    for key in ("context", "integrations"):
+        shared, own = body.get(key), item.get(key)
+        if isinstance(shared, dict):
+            merged[key] = {**shared, **own} if isinstance(own, dict) else shared if own is None else own
+    return merged
+
+
+def segment_routes(
+    write_keys: Collection[str],
+    *,
+    max_body: int = 500 * 1024,
+    max_message: int = 32 * 1024,
+    max_batch_events: int = 2500,
+) -> list[Route]:
+    """The tracking API for the sources whose write keys are in ``write_keys``."""
+    valid = set(write_keys)
+
+    def authorise(request: VendorRequest, body: dict[str, Any]) -> Result | None:
+        key = _basic_user(request.header("authorization"))
+        if key is None:
+            key = body.get("writeKey")
+        if not key:
+            return _error(401, "invalid_request", "missing write key")
+        if key not in valid:
+            return _error(401, "invalid_request", "unknown write key")
+        return None
+
+    def parse(request: VendorRequest) -> dict[str, Any] | Result:
+        if request.json_error or not isinstance(request.json, dict):
+            return _error(400, "invalid_json", f"invalid JSON: {request.json_error or 'expected an object'}")
+        return request.json
+
+    def batch(request: VendorRequest) -> Result:
+        body = parse(request)
+        if isinstance(body, tuple):
+            return body
+        denied = authorise(request, body)
+        if denied:
+            return denied
+        items = body.get("batch")
+        if not isinstance(items, list):
+            return _error(400, "invalid_request", "batch must be an array")
+        for index, item in enumerate(items):
+            problem = _check(item)
+            if problem:
+                return _error(400, problem[0], f"batch[{index}]: {problem[1]}")
+            if len(json.dumps(item).encode()) > max_message:
+                return _error(400, "payload_too_large", f"batch[{index}] is larger than {max_message} bytes")
+        if len(items) > max_batch_events:
+            return Reply.json(200, {"success": True}), []  # documented: 200, events rejected
+        return Reply.json(200, {"success": True}), [_merge(body, item) for item in items]
+
+    def single(request: VendorRequest) -> Result:
+        body = parse(request)
+        if isinstance(body, tuple):
+            return body
+        denied = authorise(request, body)
+        if denied:
+            return denied
+        message = {"type": request.match.group("type"), **body}
+        problem = _check(message)
+        if problem:
+            return _error(400, *problem)
+        return Reply.json(200, {"success": True}), [message]
+
+    calls = "|".join(_TYPES)
+    return [
+        Route(VENDOR, "POST", re.compile(r"/v1/batch"), batch, max_body, _too_large(max_body)),
+        Route(
+            VENDOR, "POST", re.compile(f"/v1/(?P<type>{calls})"), single, max_message, _too_large(max_message)
+        ),
+    ]
