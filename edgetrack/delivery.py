@@ -22,6 +22,8 @@ __all__ = ["DeliveryFailure", "deliver"]
 
 log = logging.getLogger("edgetrack.delivery")
 
+MAX_REQUESTS_PER_BATCH = 40  # bisecting 100 events around one bad one takes about 14
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFailure:
@@ -87,22 +89,49 @@ def deliver(
     if not supported:
         store.complete(part, owner, at, counts=counts, dead=dead)
         return True
-    claim = part
-    try:
-        request = destination.encode(supported, sent_at=iso_utc_from_epoch(at))
-    except Exception as exc:  # a destination that cannot encode is a bug: keep the events
-        log.exception("edgetrack: %s could not encode a batch", claim.lane)
-        response = Response(0, error=f"encode failed: {type(exc).__name__}: {exc}")
-        outcome = Outcome(OutcomeKind.TRANSIENT, response.error or "")
-    else:
-        response = sender.send(request, timeout=timeout)
-        outcome = destination.interpret(response)
-    decision = retry.decide(outcome, failures + 1, rng)
+
+    # Send the batch; a 413 / 400 / 422 on several events splits it in halves (in order), so
+    # a bad or oversized event is isolated in a handful of requests and dead-lettered alone.
+    # Halves are settled left to right, so what is settled is always a prefix of the batch.
+    settled, requests = 0, 0
+    stack = [(0, len(supported))]
+    failure: tuple[Response, Outcome] | None = None
+    while stack:
+        if requests >= MAX_REQUESTS_PER_BATCH:
+            break  # settle what is done; the lane's next claim goes on from there
+        lo, hi = stack.pop()
+        chunk = supported[lo:hi]
+        response, outcome = _attempt(destination, sender, chunk, now(), timeout, claim.lane)
+        requests += 1
+        if outcome.kind is OutcomeKind.ACK:
+            counts[("delivered", "")] += len(chunk)
+            settled = hi
+        elif outcome.kind in (OutcomeKind.REJECTED, OutcomeKind.TOO_LARGE) and len(chunk) > 1:
+            middle = (lo + hi) // 2
+            stack += [(middle, hi), (lo, middle)]
+            counts[("split", outcome.kind.value)] += 1
+        elif outcome.kind in (OutcomeKind.REJECTED, OutcomeKind.TOO_LARGE):
+            reason = outcome.kind.value
+            dead.append((chunk[0], reason, f"HTTP {response.status}: {outcome.detail}"[:500]))
+            counts[("dead", reason)] += 1
+            settled = hi
+            log.warning(
+                "edgetrack: %s refused an event (%s); dead-lettered", claim.lane, outcome.detail[:200]
+            )
+        else:
+            failure = (response, outcome)
+            break
     at = now()
-    if decision.action == "ack":
-        counts[("delivered", "")] += len(supported)
-        store.complete(claim, owner, at, counts=counts, dead=dead)
+    if settled:
+        cut = len(part.events) if settled == len(supported) else part.events.index(supported[settled - 1]) + 1
+        done = Claim(claim.lane, part.events[:cut], part.events[cut - 1].id)
+        ids = {event.id for event in done.events}
+        store.complete(done, owner, at, counts=counts, dead=[d for d in dead if d[0].id in ids])
+    if failure is None:
         return True
+    response, outcome = failure
+    left = len(supported) - settled
+    decision = retry.decide(outcome, failures + 1, rng)
     error = f"HTTP {response.status}: {outcome.detail}" if response.status else outcome.detail
     if decision.action == "pause":
         store.fail(
@@ -127,18 +156,29 @@ def deliver(
     log.warning(
         "edgetrack: %s: %d events not delivered (%s); next try in %.1f s",
         claim.lane,
-        len(supported),
+        left,
         error,
         decision.delay,
     )
     report(
-        DeliveryFailure(
-            claim.lane,
-            outcome.kind.value,
-            response.status,
-            outcome.detail,
-            len(supported),
-            decision.delay,
-        )
+        DeliveryFailure(claim.lane, outcome.kind.value, response.status, outcome.detail, left, decision.delay)
     )
     return False
+
+
+def _attempt(
+    destination: Destination,
+    sender: Sender,
+    events: list[QueuedEvent],
+    at: float,
+    timeout: tuple[float, float],
+    lane: str,
+) -> tuple[Response, Outcome]:
+    try:
+        request = destination.encode(events, sent_at=iso_utc_from_epoch(at))
+    except Exception as exc:  # a destination that cannot encode is a bug: keep the events
+        log.exception("edgetrack: %s could not encode a batch", lane)
+        response = Response(0, error=f"encode failed: {type(exc).__name__}: {exc}")
+        return response, Outcome(OutcomeKind.TRANSIENT, response.error or "")
+    response = sender.send(request, timeout=timeout)
+    return response, destination.interpret(response)

@@ -186,6 +186,8 @@ class Scheduler:
     def _get_store(self) -> SQLiteStore:
         if self._store is None:
             self._store = self._open_store()
+            for name in self.destinations:  # a new client may carry the corrected key: try once
+                self._store.clear_pause(name, "auth")
         return self._store
 
     def _get_sender(self) -> Sender:

@@ -234,7 +234,7 @@ def test_deadline_is_capped_against_clock_jumps(rig: Rig) -> None:
         rig.clock.now(),
         error="e",
         paused_until=rig.clock.now() + 10 * 86400,
-        pause_reason="auth",
+        pause_reason="rate_limited",
     )
     deadline, _ = rig.scheduler.run_once()
     assert deadline is not None and deadline <= rig.clock.now() + 3600

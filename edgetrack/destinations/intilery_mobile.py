@@ -19,7 +19,7 @@ from edgetrack.destinations.base import (
     gzip_body,
     with_fields,
 )
-from edgetrack.models import Limits, QueuedEvent, Request
+from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
 
 __all__ = ["IntileryMobile"]
 
@@ -69,3 +69,10 @@ class IntileryMobile(BaseDestination):
             gzip_body(text),
             events=len(events),
         )
+
+    def interpret(self, response: Response) -> Outcome:
+        # The mobile endpoint documents no statuses; a 400 that blames the write key is a
+        # configuration problem (pause and keep the events), not a bad event to dead-letter.
+        if response.status == 400 and b"writekey" in response.body.lower():
+            return Outcome(OutcomeKind.AUTH, response.body[:500].decode("utf-8", "replace"))
+        return super().interpret(response)

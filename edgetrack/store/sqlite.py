@@ -361,6 +361,16 @@ class SQLiteStore:
             if counts:
                 self._bump(conn, lane, counts)
 
+    def clear_pause(self, lane: str, reason: str) -> None:
+        """End a lane's pause if it was for ``reason`` (an auth pause ends when the app restarts,
+        which is when a corrected key arrives)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE lanes SET paused_until = NULL, pause_reason = NULL, next_attempt = NULL "
+                "WHERE name = ? AND pause_reason = ?",
+                (lane, reason),
+            )
+
     def release(self, lane: str, owner: str) -> None:
         """Give a lease back unused (for example when shutdown interrupts a delivery)."""
         with self._tx() as conn:

@@ -1,0 +1,198 @@
+"""Every vendor end to end: Client -> real loopback HTTP -> the emulator, including failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgetrack import Client, Timeouts
+from edgetrack.destinations import BatchCom, Encharge, IntileryEvents, IntileryMobile, Parcelvoy, Segment
+from edgetrack.destinations.base import BaseDestination
+from edgetrack.emulator import Emulator, Fault
+
+Factory = Callable[[Emulator, str | None], BaseDestination]
+
+VENDORS: dict[str, Factory] = {
+    "intilery_mobile": lambda e, k: IntileryMobile(k or e.write_key, endpoint=e.url),
+    "intilery_events": lambda e, k: IntileryEvents(
+        e.intilery_client_id,
+        e.intilery_account_id,
+        e.intilery_brand_id,
+        k or e.intilery_token,
+        endpoint=e.url,
+    ),
+    "parcelvoy": lambda e, k: Parcelvoy(k or e.parcelvoy_key, endpoint=e.url),
+    "encharge": lambda e, k: Encharge(k or e.encharge_key, endpoint=e.url),
+    "batch_com": lambda e, k: BatchCom(e.batch_api_key, k or e.batch_rest_key, endpoint=e.url),
+    "segment": lambda e, k: Segment(k or e.segment_write_key, endpoint=e.url),
+}
+SUPPORTED = {
+    "intilery_mobile": {"track", "identify", "page", "screen", "alias", "group"},
+    "intilery_events": {"track", "identify", "page", "screen"},
+    "parcelvoy": {"track", "identify", "page", "screen", "alias", "device"},
+    "encharge": {"track", "identify", "page", "screen", "alias", "group"},
+    "batch_com": {"track"},
+    "segment": {"track", "identify", "page", "screen", "alias", "group"},
+}
+
+
+def every_call(client: Client) -> None:
+    client.identify("u1", {"email": "ann@example.com", "plan": "pro"})
+    client.track("u1", "Order Completed", {"revenue": 19.5, "label": "shoes"})
+    client.page("u1", "Pricing", {"path": "/pricing"})
+    client.screen("u1", "Menu")
+    client.alias("anon-1", "u1")
+    client.group("u1", "acme", {"name": "Acme"})
+    client.register_device("u1", "device-1", "push-token")
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+def test_every_call_reaches_the_vendor_or_is_counted_as_skipped(
+    emulator: Emulator, tmp_path: Path, vendor: str
+) -> None:
+    """Each supported call arrives, accepted by the vendor's emulator; the rest are counted skipped."""
+    with Client([VENDORS[vendor](emulator, None)], path=tmp_path / "q.db") as client:
+        every_call(client)
+        assert client.flush(10) is True
+        lane = client.stats().lanes[vendor]
+    calls = {"identify", "track", "page", "screen", "alias", "group", "device"}
+    assert set(lane.skipped) == calls - SUPPORTED[vendor]
+    assert lane.delivered == len(SUPPORTED[vendor])
+    assert lane.pending == 0 and not lane.dead_lettered
+    assert len(emulator.events(vendor)) == len(SUPPORTED[vendor])
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+def test_a_wrong_key_pauses_the_lane_and_a_fixed_key_delivers_the_backlog(
+    emulator: Emulator, tmp_path: Path, vendor: str
+) -> None:
+    """An auth failure pauses the lane, events kept; a client with the right key sends them."""
+    with Client([VENDORS[vendor](emulator, "wrong-key")], path=tmp_path / "q.db") as client:
+        client.track("u1", "Order Completed", {"revenue": 1})
+        assert client.flush(5) is False
+        lane = client.stats().lanes[vendor]
+    assert lane.pause_reason == "auth" and lane.pending == 1
+    assert emulator.events(vendor) == []
+    with Client([VENDORS[vendor](emulator, None)], path=tmp_path / "q.db") as client:
+        assert client.flush(10) is True
+    assert [e.get("event") or e.get("name") for e in emulator.events(vendor)] in (
+        [["Order Completed"]][0],
+        ["order_completed"],
+    )
+
+
+def test_parcelvoy_validation_error_dead_letters_only_the_bad_event(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A 422 (an unknown timezone) dead-letters that identify with the server's message; the rest arrive."""
+    with Client([VENDORS["parcelvoy"](emulator, None)], path=tmp_path / "q.db") as client:
+        client.identify("u1", {"timezone": "Mars/Olympus_Mons"})
+        client.track("u1", "After")
+        assert client.flush(10) is True
+        lane = client.stats().lanes["parcelvoy"]
+    assert lane.dead_lettered == {"rejected": 1}
+    assert [e["name"] for e in emulator.events("parcelvoy")] == ["After"]
+
+
+def test_batch_validation_error_is_dead_lettered_with_the_code(tmp_path: Path) -> None:
+    """Batch.com's 400 (code 31, a name its rules refuse) dead-letters the event with the server's reason."""
+    with Emulator(batch_name_pattern=r"^ue\.[a-z0-9_]{1,30}$") as emu:
+        with Client([VENDORS["batch_com"](emu, None)], path=tmp_path / "q.db") as client:
+            client.track("u1", "Order Completed")
+            client.track("u1", "ue.order_completed")
+            assert client.flush(10) is True
+            lane = client.stats().lanes["batch_com"]
+            dead = client._open_store().dead_letters()
+        assert lane.dead_lettered == {"rejected": 1} and lane.delivered == 1
+        assert '"error_code": 31' in dead[0].detail or "31" in dead[0].detail
+
+
+@pytest.mark.parametrize("vendor", ["intilery_events", "encharge", "segment"])
+def test_scripted_validation_error_on_a_single_event_is_dead_lettered(
+    emulator: Emulator, tmp_path: Path, vendor: str
+) -> None:
+    """A 400 on a one-event request dead-letters that event with the server's message; the lane goes on."""
+    emulator.fail_next(
+        Fault(400, b'{"success": false, "message": "userId must not be empty"}'), vendor=vendor
+    )
+    with Client([VENDORS[vendor](emulator, None)], path=tmp_path / "q.db", flush_at=1) as client:
+        client.track("u1", "First")
+        assert client.flush(10) is True
+        client.track("u1", "Second")
+        assert client.flush(10) is True
+        lane = client.stats().lanes[vendor]
+    assert lane.dead_lettered == {"rejected": 1} and lane.delivered == 1
+
+
+@pytest.mark.parametrize(
+    ("vendor", "settings"),
+    [
+        ("intilery_mobile", {"max_body": 5_000}),
+        ("intilery_events", {"intilery_max_body": 5_000}),
+        ("parcelvoy", {"parcelvoy_max_body": 5_000}),
+        ("encharge", {"encharge_max_body": 5_000}),
+        ("segment", {"segment_max_body": 5_000}),
+    ],
+)
+def test_an_event_over_the_vendor_size_limit_is_dead_lettered(
+    tmp_path: Path, vendor: str, settings: dict[str, Any]
+) -> None:
+    """A single event over the vendor's body limit (413, or Parcelvoy's 400) is dead-lettered as too large."""
+    with Emulator(**settings) as emu:
+        with Client([VENDORS[vendor](emu, None)], path=tmp_path / "q.db") as client:
+            client.track("u1", "Big", {"blob": "x" * 8_000})
+            client.track("u1", "Small")
+            assert client.flush(10) is True
+            lane = client.stats().lanes[vendor]
+        assert sum(lane.dead_lettered.values()) == 1 and lane.delivered == 1
+
+
+def test_fan_out_one_destination_down_does_not_hold_the_other(tmp_path: Path) -> None:
+    """Two destinations, one hanging past its timeout: the other gets everything; the first catches up."""
+    with Emulator() as emu:
+        emu.fail_next(Fault(200, delay=2.0), times=50, vendor="parcelvoy")
+        client = Client(
+            [VENDORS["segment"](emu, None), VENDORS["parcelvoy"](emu, None)],
+            path=tmp_path / "q.db",
+            timeouts=Timeouts(connect=0.5, read=0.5),
+        )
+        for n in range(30):
+            client.track("u1", "E", {"n": n})
+        assert client._scheduler_now()[0].flush(5) is True  # segment's lane alone
+        assert len(emu.events("segment")) == 30 and emu.events("parcelvoy") == []
+        assert client.stats().lanes["parcelvoy"].pending == 30
+        emu.clear_faults()
+        assert client.flush(15) is True
+        assert sorted(e["data"]["n"] for e in emu.events("parcelvoy")) == list(range(30))
+        client.shutdown(1)
+
+
+def test_batch_over_the_size_limit_is_split_until_it_fits(tmp_path: Path) -> None:
+    """A 413 on a 200-event Batch.com request splits it in halves until each part fits: all delivered once."""
+    with Emulator(batch_max_body=6_000) as emu:
+        with Client([VENDORS["batch_com"](emu, None)], path=tmp_path / "q.db") as client:
+            for n in range(200):
+                client.track("u1", "Viewed", {"n": n})
+            assert client.flush(20) is True
+            lane = client.stats().lanes["batch_com"]
+        received = [e["attributes"]["n"] for e in emu.events("batch_com")]
+    assert sorted(received) == list(range(200)) and len(received) == 200
+    assert lane.delivered == 200 and not lane.dead_lettered
+
+
+def test_one_poisoned_event_in_a_batch_is_isolated(tmp_path: Path) -> None:
+    """A 400 for one bad event among 50 bisects the batch: 49 delivered, the bad one dead-lettered."""
+    with Emulator(batch_name_pattern=r"^(?!poison)[a-z0-9_]{1,30}$") as emu:
+        with Client([VENDORS["batch_com"](emu, None)], path=tmp_path / "q.db") as client:
+            for n in range(50):
+                client.track("u1", "poison" if n == 17 else "ok", {"n": n})
+            assert client.flush(20) is True
+            lane = client.stats().lanes["batch_com"]
+        received = [e["attributes"]["n"] for e in emu.events("batch_com")]
+        requests = emu.requests
+    assert sorted(received) == [n for n in range(50) if n != 17]
+    assert lane.dead_lettered == {"rejected": 1} and lane.delivered == 49
+    assert requests <= 16  # a handful of extra requests, not one per event
