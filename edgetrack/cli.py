@@ -51,8 +51,17 @@ def serve(host: str, port: int, write_key: str) -> None:
         click.echo(f"{_when(time.time())} {vendor:<18} HTTP {status} {events:>4} events")
 
     emu = Emulator(host=host, port=port, write_key=write_key, on_request=show).start()
-    click.echo(f"emulator listening on {emu.url} (Ctrl-C to stop)")
-    click.echo(f"  IntileryMobile({write_key!r}, endpoint={emu.url!r})")
+    url = emu.url
+    click.echo(f"emulator listening on {url} (Ctrl-C to stop); point your destinations at it:")
+    click.echo(f"  IntileryMobile({write_key!r}, endpoint={url!r})")
+    click.echo(
+        f"  IntileryEvents({emu.intilery_client_id!r}, {emu.intilery_account_id!r}, "
+        f"{emu.intilery_brand_id!r}, {emu.intilery_token!r}, endpoint={url!r})"
+    )
+    click.echo(f"  Parcelvoy({emu.parcelvoy_key!r}, endpoint={url!r})")
+    click.echo(f"  Encharge({emu.encharge_key!r}, endpoint={url!r})")
+    click.echo(f"  BatchCom({emu.batch_api_key!r}, {emu.batch_rest_key!r}, endpoint={url!r})")
+    click.echo(f"  Segment({emu.segment_write_key!r}, endpoint={url!r})")
     try:
         while True:
             time.sleep(3600)
