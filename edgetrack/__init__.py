@@ -12,9 +12,9 @@ app's path to its first ``track()`` carries no more code than it needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from edgetrack._lazy import lazy_exports as _lazy_exports
 from edgetrack._version import __version__
 
 if TYPE_CHECKING:
@@ -110,13 +110,4 @@ _WHERE: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'edgetrack' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports("edgetrack", _WHERE, globals())

@@ -50,7 +50,8 @@ def serve(host: str, port: int, write_key: str) -> None:
     def show(vendor: str, status: int, events: int) -> None:
         click.echo(f"{_when(time.time())} {vendor:<18} HTTP {status} {events:>4} events")
 
-    emu = Emulator(host=host, port=port, write_key=write_key, on_request=show).start()
+    emu = Emulator(host=host, port=port, write_key=write_key, on_request=show)
+    emu.start()
     url = emu.url
     click.echo(f"emulator listening on {url} (Ctrl-C to stop); point your destinations at it:")
     click.echo(f"  IntileryMobile({write_key!r}, endpoint={url!r})")

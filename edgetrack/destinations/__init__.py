@@ -14,8 +14,9 @@ destination               API
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgetrack._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from edgetrack.destinations.base import BaseDestination
@@ -48,13 +49,8 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'edgetrack.destinations' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"edgetrack.destinations.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports(
+    "edgetrack.destinations",
+    {name: "edgetrack.destinations." + module for name, module in _WHERE.items()},
+    globals(),
+)

@@ -11,14 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from edgetrack.destinations.base import (
-    USER_AGENT,
-    BaseDestination,
-    check_endpoint,
-    check_key,
-    gzip_body,
-    with_fields,
-)
+from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, segment_batch
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
 
 __all__ = ["IntileryMobile"]
@@ -55,20 +48,8 @@ class IntileryMobile(BaseDestination):
         return f'"sentAt":{json.dumps(sent_at)},"writeKey":{json.dumps(self._write_key)}'
 
     def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request:
-        per_item = self._item_fields(sent_at)
-        items = ",".join(with_fields(event.body, per_item) for event in events)
-        text = '{"batch":[' + items + "]," + per_item + "}"
-        return Request(
-            "POST",
-            self.url,
-            {
-                "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
-                "User-Agent": USER_AGENT,
-            },
-            gzip_body(text),
-            events=len(events),
-        )
+        fields = self._item_fields(sent_at)
+        return segment_batch(self.url, events, fields, fields, {})
 
     def interpret(self, response: Response) -> Outcome:
         # The mobile endpoint documents no statuses; a 400 that blames the write key is a

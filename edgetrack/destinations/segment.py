@@ -11,14 +11,7 @@ import base64
 import json
 from collections.abc import Sequence
 
-from edgetrack.destinations.base import (
-    USER_AGENT,
-    BaseDestination,
-    check_endpoint,
-    check_key,
-    gzip_body,
-    with_fields,
-)
+from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, segment_batch
 from edgetrack.models import Limits, QueuedEvent, Request
 
 __all__ = ["Segment"]
@@ -54,10 +47,6 @@ class Segment(BaseDestination):
 
     def encode(self, events: Sequence[QueuedEvent], *, sent_at: str) -> Request:
         stamp = f'"sentAt":{json.dumps(sent_at)}'
-        items = ",".join(with_fields(event.body, stamp) for event in events)
-        text = '{"batch":[' + items + "]," + stamp + ',"writeKey":' + json.dumps(self._write_key) + "}"
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Authorization": self._auth}
-        if self._gzip:
-            headers["Content-Encoding"] = "gzip"
-            return Request("POST", self.url, headers, gzip_body(text), events=len(events))
-        return Request("POST", self.url, headers, text.encode("utf-8"), events=len(events))
+        root = stamp + ',"writeKey":' + json.dumps(self._write_key)
+        auth = {"Authorization": self._auth}
+        return segment_batch(self.url, events, stamp, root, auth, compress=self._gzip)

@@ -6,8 +6,9 @@ does not pull in SQLite code.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgetrack._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from edgetrack.store.paths import default_path, ensure_private_file, load_anonymous_id
@@ -34,9 +35,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'edgetrack.store' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"edgetrack.store.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _lazy_exports(
+    "edgetrack.store", {name: "edgetrack.store." + module for name, module in _WHERE.items()}, globals()
+)
