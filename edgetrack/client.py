@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported for real off the caller's path (see _scheduler_now
     from edgetrack.lanestats import Stats
     from edgetrack.retry import RetryPolicy
     from edgetrack.scheduler import Scheduler
-    from edgetrack.store.sqlite import SQLiteStore
+    from edgetrack.store.sqlite import DeadLetter, SQLiteStore
 
 __all__ = ["Client"]
 
@@ -498,15 +498,35 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
+    # -- dead letters ----------------------------------------------------------------------
+
+    def dead_letters(self, lane: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """Events a lane gave up on (refused, too large, expired), oldest first, with the reason."""
+        return self._stats_connection().dead_letters(lane, limit)
+
+    def requeue_dead_letters(self, ids: list[int] | None = None, *, lane: str | None = None) -> int:
+        """Queue dead letters again (all, these ids, or one lane's) for their own lane only."""
+        count = self._stats_connection().requeue_dead(ids, lane=lane)
+        for scheduler in self._schedulers or ():
+            scheduler.notify_commit(count)
+        return count
+
+    def purge_dead_letters(self, ids: list[int] | None = None, *, lane: str | None = None) -> int:
+        """Delete dead letters (all, these ids, or one lane's); returns how many."""
+        return self._stats_connection().purge_dead(ids, lane=lane)
+
+    def _stats_connection(self) -> SQLiteStore:
+        if self._stats_store is None or self._pid != os.getpid():
+            self._stats_store = self._open_store()
+        return self._stats_store
+
     # -- observing -------------------------------------------------------------------------
 
     def stats(self) -> Stats:
         """Per-lane backlog, state and counters (read from the queue file) plus in-memory state."""
         from edgetrack.lanestats import Stats, lane_stats
 
-        if self._stats_store is None or self._pid != os.getpid():
-            self._stats_store = self._open_store()
-        store = self._stats_store
+        store = self._stats_connection()
         now = self.clock.now()
         counts = store.counters()
         names = {d.name for d in self.destinations}

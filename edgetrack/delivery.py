@@ -53,6 +53,8 @@ def deliver(
     rng: random.Random,
     timeout: tuple[float, float],
     report: Report,
+    server_failures: int = 0,
+    throttle: Callable[[], bool] | None = None,
 ) -> bool:
     """Deliver the first request's worth of a claim; True when the lane may go on.
 
@@ -64,6 +66,8 @@ def deliver(
     candidates: list[QueuedEvent] = []
     for event in claim.events:
         verdict = ("skipped", event.type) if event.type not in destination.supports else None
+        if verdict is None and at - event.created > retry.max_age:
+            verdict = ("expired", "max_age")
         verdict = verdict or destination.check(event, at)
         verdicts.append(verdict)
         if verdict is None:
@@ -90,17 +94,25 @@ def deliver(
         store.complete(part, owner, at, counts=counts, dead=dead)
         return True
 
+    if server_failures >= retry.max_attempts // 2:
+        # The server has failed on this lane's batch for a long time: probe with the head event
+        # alone, so a poison event that crashes the server is isolated (and, at max_attempts,
+        # dead-lettered) while an outage costs at most one event per max_attempts failures.
+        sending = supported[:1]
+    else:
+        sending = supported
+
     # Send the batch; a 413 / 400 / 422 on several events splits it in halves (in order), so
     # a bad or oversized event is isolated in a handful of requests and dead-lettered alone.
     # Halves are settled left to right, so what is settled is always a prefix of the batch.
     settled, requests = 0, 0
-    stack = [(0, len(supported))]
+    stack = [(0, len(sending))]
     failure: tuple[Response, Outcome] | None = None
     while stack:
-        if requests >= MAX_REQUESTS_PER_BATCH:
+        if requests >= MAX_REQUESTS_PER_BATCH or (throttle is not None and not throttle()):
             break  # settle what is done; the lane's next claim goes on from there
         lo, hi = stack.pop()
-        chunk = supported[lo:hi]
+        chunk = sending[lo:hi]
         response, outcome = _attempt(destination, sender, chunk, now(), timeout, claim.lane)
         requests += 1
         if outcome.kind is OutcomeKind.ACK:
@@ -118,19 +130,26 @@ def deliver(
             log.warning(
                 "edgetrack: %s refused an event (%s); dead-lettered", claim.lane, outcome.detail[:200]
             )
+        elif (
+            len(chunk) == 1 and _server_fault(response, outcome) and server_failures + 1 >= retry.max_attempts
+        ):
+            # The server failed on this one event max_attempts times in a row: give up on it.
+            dead.append((chunk[0], "max_attempts", f"HTTP {response.status}: {outcome.detail}"[:500]))
+            counts[("dead", "max_attempts")] += 1
+            settled = hi
         else:
             failure = (response, outcome)
             break
     at = now()
     if settled:
-        cut = len(part.events) if settled == len(supported) else part.events.index(supported[settled - 1]) + 1
+        cut = len(part.events) if settled == len(supported) else part.events.index(sending[settled - 1]) + 1
         done = Claim(claim.lane, part.events[:cut], part.events[cut - 1].id)
         ids = {event.id for event in done.events}
         store.complete(done, owner, at, counts=counts, dead=[d for d in dead if d[0].id in ids])
     if failure is None:
         return True
     response, outcome = failure
-    left = len(supported) - settled
+    left = len(sending) - settled
     decision = retry.decide(outcome, failures + 1, rng)
     error = f"HTTP {response.status}: {outcome.detail}" if response.status else outcome.detail
     if decision.action == "pause":
@@ -151,6 +170,7 @@ def deliver(
             at,
             error=error,
             next_attempt=at + decision.delay,
+            server_failure=_server_fault(response, outcome),
             counts={("retried", outcome.kind.value): 1},
         )
     log.warning(
@@ -164,6 +184,11 @@ def deliver(
         DeliveryFailure(claim.lane, outcome.kind.value, response.status, outcome.detail, left, decision.delay)
     )
     return False
+
+
+def _server_fault(response: Response, outcome: Outcome) -> bool:
+    """A 5xx or 408 from the server (not a network error, which an offline device sees)."""
+    return outcome.kind is OutcomeKind.TRANSIENT and (response.status >= 500 or response.status == 408)
 
 
 def _attempt(

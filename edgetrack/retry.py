@@ -45,7 +45,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with full jitter; vendor rate-limit waits of at least 5 s."""
+    """Capped exponential backoff with jitter; vendor rate-limit waits of at least 5 s.
+
+    Give-up rules: an event older than ``max_age`` (7 days) is expired for the lane; a batch
+    the server answered with 5xx/408 ``max_attempts`` times in a row (30, about 2 h at the
+    5-minute cap) is dead-lettered. Network errors (offline) never count toward that: an
+    offline kiosk keeps its events until ``max_age``. ``startup_jitter``: the first upload
+    after a start waits a random 0 to 10 s, so a fleet powering up together does not hit
+    the vendor in the same second (``flush()`` does not wait).
+    """
 
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
@@ -53,10 +61,17 @@ class RetryPolicy:
     rate_limit_cap: float = 3600.0
     auth_pause_base: float = 60.0
     auth_pause_cap: float = 3600.0
+    max_age: float = 7 * 86400.0
+    max_attempts: int = 30
+    startup_jitter: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("backoff_base", "backoff_cap", "rate_limit_min", "rate_limit_cap"):
             _positive(f"RetryPolicy.{name}", getattr(self, name))
+        _positive("RetryPolicy.max_age", self.max_age)
+        _positive("RetryPolicy.max_attempts", self.max_attempts, integer=True)
+        if self.startup_jitter < 0:
+            raise ConfigError("RetryPolicy.startup_jitter must be 0 or more seconds")
         _positive("RetryPolicy.auth_pause_base", self.auth_pause_base)
         _positive("RetryPolicy.auth_pause_cap", self.auth_pause_cap)
         if self.backoff_cap < self.backoff_base:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ from edgetrack.config import Timeouts
 from edgetrack.delivery import DeliveryFailure, deliver
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender
+from edgetrack.ratelimit import TokenBucket
 from edgetrack.retry import RetryPolicy
 from edgetrack.store.sqlite import LIVE_OWNERS, LaneState, SQLiteStore, make_owner
 
@@ -59,6 +61,11 @@ class Scheduler:
         self._rng = rng or random.Random()
         self._store: SQLiteStore | None = None
         self._sender: Sender | None = None
+        self._buckets: dict[str, TokenBucket] = {}
+        for destination in destinations:
+            limit: tuple[float, int] | None = getattr(destination, "rate_limit", None)
+            if limit:
+                self._buckets[destination.name] = TokenBucket(limit[0], limit[1], time.monotonic())
         self._reset_thread_state()
 
     def _reset_thread_state(self) -> None:
@@ -78,6 +85,8 @@ class Scheduler:
         self._reported: dict[str, str] = {}
         self.wakeups = 0
         self.passes = 0
+        # A fleet starting together spreads its first uploads (flush() does not wait for this).
+        self._not_before = self.clock.now() + self._rng.uniform(0, self.retry.startup_jitter)
 
     def after_fork_in_child(self) -> None:
         """The parent's connection, session and thread are not ours: start from nothing."""
@@ -122,6 +131,7 @@ class Scheduler:
             due = (
                 self.policy.due_at(pending=state.pending, oldest_created=state.oldest_created, now=now) or now
             )
+            due = max(due, self._not_before)
         return min(due, now + MAX_SLEEP)
 
     def _run_lane(self, store: SQLiteStore, name: str, force: bool) -> None:
@@ -166,11 +176,30 @@ class Scheduler:
                 rng=self._rng,
                 timeout=self._timeout,
                 report=self._report,
+                server_failures=state.server_failures,
+                throttle=self._throttle(name),
             )
             if not ok:
                 return
             self._reported.pop(name, None)
             force = False  # a forced pass overrides backoff once, not after a new failure
+
+    def _throttle(self, name: str) -> Callable[[], bool] | None:
+        """Blocks until the lane's token bucket allows a request; False when shutting down."""
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            return None
+
+        def wait_for_token() -> bool:
+            while not self._stopping:
+                wait = bucket.take(time.monotonic())
+                if wait == 0.0:
+                    return True
+                with self._lock:
+                    self._wake.wait(wait)  # shutdown() cuts this short
+            return False
+
+        return wait_for_token
 
     def _report(self, failure: DeliveryFailure) -> None:
         # Once per episode: a lane failing the same way again is not news.
@@ -214,6 +243,7 @@ class Scheduler:
 
     def request_flush(self) -> int:
         """Ask for a forced pass; returns a ticket for ``wait_flush`` (0: no thread to ask)."""
+
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 return 0
@@ -224,8 +254,6 @@ class Scheduler:
 
     def wait_flush(self, ticket: int, deadline: float | None) -> bool:
         """Wait (until the ``time.monotonic()`` deadline) for that pass; True if it left no backlog."""
-        import time
-
         if not ticket:
             return False
         with self._lock:
@@ -238,8 +266,6 @@ class Scheduler:
 
     def flush(self, timeout: float | None) -> bool:
         """A forced pass, waited for; True if every lane ended empty."""
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         return self.wait_flush(self.request_flush(), deadline)
 

@@ -39,7 +39,7 @@ class Rig:
             open_store=open_store,
             make_sender=lambda: sender,
             policy=FlushPolicy(),
-            retry=RetryPolicy(),
+            retry=RetryPolicy(startup_jitter=0.0),
             clock=self.clock,
             timeouts=Timeouts(),
             rng=random.Random(1),

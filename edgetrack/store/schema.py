@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS lanes (
     pause_reason TEXT,
     next_attempt REAL,
     failures INTEGER NOT NULL DEFAULT 0,
+    server_failures INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     last_error_at REAL,
     created REAL NOT NULL

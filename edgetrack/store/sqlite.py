@@ -49,6 +49,7 @@ class LaneState:
     pause_reason: str | None
     next_attempt: float | None
     failures: int
+    server_failures: int
     lease_owner: str | None
     lease_until: float | None
     in_flight: int
@@ -302,7 +303,8 @@ class SQLiteStore:
         """Finish a claim: advance the cursor past it, record dead letters, release the lease."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE lanes SET cursor = max(cursor, ?), failures = 0, next_attempt = NULL, "
+                "UPDATE lanes SET cursor = max(cursor, ?), failures = 0, server_failures = 0, "
+                "next_attempt = NULL, "
                 "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END, "
                 "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END "
                 "WHERE name = ?",
@@ -336,13 +338,15 @@ class SQLiteStore:
         paused_until: float | None = None,
         pause_reason: str | None = None,
         count_failure: bool = True,
+        server_failure: bool = False,
         counts: Counts | None = None,
     ) -> None:
         """Release the lease and schedule the lane's next attempt; the events stay queued."""
         with self._tx() as conn:
             conn.execute(
                 "UPDATE lanes SET next_attempt = ?, paused_until = ?, pause_reason = ?, "
-                "failures = failures + ?, last_error = ?, last_error_at = ?, "
+                "failures = failures + ?, server_failures = CASE WHEN ? THEN server_failures + 1 ELSE 0 END, "
+                "last_error = ?, last_error_at = ?, "
                 "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END, "
                 "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END "
                 "WHERE name = ?",
@@ -351,6 +355,7 @@ class SQLiteStore:
                     paused_until,
                     pause_reason,
                     1 if count_failure else 0,
+                    server_failure,
                     error,
                     now,
                     owner,
@@ -414,7 +419,7 @@ class SQLiteStore:
         conn = self.conn
         sql = (
             "SELECT name, cursor, paused_until, pause_reason, next_attempt, failures, "
-            "lease_owner, lease_until, lease_hi, last_error FROM lanes"
+            "lease_owner, lease_until, lease_hi, last_error, server_failures FROM lanes"
         )
         args: Sequence[str] = ()
         if names is not None:
@@ -446,6 +451,7 @@ class SQLiteStore:
                         pause_reason=row[3],
                         next_attempt=row[4],
                         failures=row[5],
+                        server_failures=row[10],
                         lease_owner=row[6] if leased else None,
                         lease_until=row[7] if leased else None,
                         in_flight=max(0, (row[8] or cursor) - cursor) if leased else 0,
