@@ -238,3 +238,125 @@ def test_deadline_is_capped_against_clock_jumps(rig: Rig) -> None:
     )
     deadline, _ = rig.scheduler.run_once()
     assert deadline is not None and deadline <= rig.clock.now() + 3600
+
+
+def test_events_older_than_max_age_are_expired_and_counted(tmp_path: Path) -> None:
+    """An event that waited longer than RetryPolicy.max_age is dead-lettered as expired, not sent."""
+    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], RecordingSender())
+    r.scheduler.retry = RetryPolicy(startup_jitter=0.0, max_age=3600.0)
+    r.track(1)
+    r.clock.advance(3601)
+    r.track(1)
+    r.scheduler.run_once(force=True)
+    assert len(r.sender.events()) == 1
+    counts = r.store.counters()["intilery_mobile"]
+    assert counts[("dead", "max_age")] == 1 and counts[("delivered", "")] == 1
+    assert [d.reason for d in r.store.dead_letters()] == ["max_age"]
+    r.store.close()
+
+
+def test_a_batch_the_server_keeps_failing_is_narrowed_then_dead_lettered(tmp_path: Path) -> None:
+    """After max_attempts/2 server errors the head event goes alone; at max_attempts it is dead-lettered."""
+    sender = RecordingSender(respond=lambda request: Response(500))
+    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], sender)
+    r.scheduler.retry = RetryPolicy(startup_jitter=0.0, max_attempts=6)
+    r.track(5)
+    for _ in range(6):
+        r.scheduler.run_once(force=True)
+    sizes = [len(decode_request(q)["batch"]) for q in sender.requests]
+    assert sizes == [5, 5, 5, 1, 1, 1, 4]  # then the lane goes on with the rest, at full size
+    assert [d.reason for d in r.store.dead_letters()] == ["max_attempts"]
+    assert r.lane().pending == 4  # type: ignore[attr-defined]
+    r.store.close()
+
+
+def test_network_errors_never_count_toward_giving_up(tmp_path: Path) -> None:
+    """An offline device (connection errors) keeps its events however many attempts fail."""
+    sender = RecordingSender(respond=lambda request: Response(0, error="ConnectionError: refused"))
+    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], sender)
+    r.scheduler.retry = RetryPolicy(startup_jitter=0.0, max_attempts=2)
+    r.track(3)
+    for _ in range(10):
+        r.scheduler.run_once(force=True)
+    assert r.store.dead_letters() == [] and r.lane().pending == 3  # type: ignore[attr-defined]
+    assert all(len(decode_request(q)["batch"]) == 3 for q in sender.requests)
+    r.store.close()
+
+
+def test_a_fleet_starting_together_spreads_its_first_uploads(tmp_path: Path) -> None:
+    """100 kiosks powering up with a backlog do not all upload in the same second (start-up jitter)."""
+    clock = FakeClock()
+    first_upload: list[float] = []
+    for n in range(100):
+        sender = RecordingSender()
+        r = Rig(tmp_path / f"q{n}.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], sender)
+        r.clock = clock
+        r.track(25)
+        r.scheduler = Scheduler(
+            destinations=list(r.scheduler.destinations.values()),
+            open_store=lambda r=r: r.store,
+            make_sender=lambda s=sender: s,
+            policy=FlushPolicy(),
+            retry=RetryPolicy(startup_jitter=10.0),
+            clock=clock,
+            timeouts=Timeouts(),
+            rng=random.Random(n),
+        )
+        start = clock.now()
+        for second in range(12):
+            clock.set(start + second)
+            r.scheduler.run_once()
+            if sender.requests:
+                first_upload.append(second)
+                break
+    assert len(first_upload) == 100
+    per_second = [first_upload.count(s) for s in range(12)]
+    assert max(per_second) <= 20  # without jitter all 100 would land in second 0
+    assert len([s for s in per_second if s]) >= 8
+
+
+def test_token_bucket_allows_a_burst_then_the_rate() -> None:
+    """The bucket lets `burst` requests through at once, then one every 1/rate seconds."""
+    from edgetrack.ratelimit import TokenBucket
+
+    bucket = TokenBucket(10.0, 3, now=0.0)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take(0.0) == pytest.approx(0.1)
+    assert bucket.take(0.1) == 0.0
+    assert bucket.wait_time(100.0) == 0.0 and bucket.take(100.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 60.0), ("garbage", None), (None, None)],
+)
+def test_retry_after_is_read_as_seconds_or_http_date(header: str | None, expected: float | None) -> None:
+    """Retry-After may be delta-seconds or an HTTP-date (relative to when the response came)."""
+    import email.utils
+
+    from edgetrack.retry import parse_retry_after
+
+    now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:27:00 GMT").timestamp()
+    assert parse_retry_after(header, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "retry_after", "action", "low", "high"),
+    [
+        ("ack", None, "ack", 0.0, 0.0),
+        ("rate_limited", None, "pause", 5.0, 5.0),
+        ("rate_limited", 30.0, "pause", 30.0, 30.0),
+        ("rate_limited", 1e9, "pause", 3600.0, 3600.0),
+        ("auth", None, "pause", 120.0, 120.0),
+        ("transient", None, "backoff", 1.0, 2.0),
+        ("rejected", None, "backoff", 1.0, 2.0),
+    ],
+)
+def test_retry_policy_table(
+    kind: str, retry_after: float | None, action: str, low: float, high: float
+) -> None:
+    """The policy maps each outcome (2nd failure) to ack / pause / backoff with the documented waits."""
+    from edgetrack.models import Outcome, OutcomeKind
+
+    decision = RetryPolicy().decide(Outcome(OutcomeKind(kind), "", retry_after), 2, random.Random(0))
+    assert decision.action == action and low <= decision.delay <= high

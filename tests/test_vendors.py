@@ -196,3 +196,36 @@ def test_one_poisoned_event_in_a_batch_is_isolated(tmp_path: Path) -> None:
     assert sorted(received) == [n for n in range(50) if n != 17]
     assert lane.dead_lettered == {"rejected": 1} and lane.delivered == 49
     assert requests <= 16  # a handful of extra requests, not one per event
+
+
+def test_client_side_rate_limit_keeps_under_the_vendor_limit(tmp_path: Path) -> None:
+    """With the destination's token bucket matching the server's, rapid requests never meet a 429."""
+    with Emulator(intilery_rate=(20.0, 2)) as emu:
+        dest = VENDORS["intilery_events"](emu, None)
+        dest.rate_limit = (20.0, 2)
+        with Client([dest], path=tmp_path / "q.db") as client:
+            for n in range(8):
+                client.track("u1", "E", {"n": n})
+                assert client.flush(10) is True
+            lane = client.stats().lanes["intilery_events"]
+        assert lane.delivered == 8 and not lane.paused
+        assert len(emu.events("intilery_events")) == 8
+
+
+def test_dead_letters_can_be_listed_requeued_and_purged(emulator: Emulator, tmp_path: Path) -> None:
+    """A refused event is listed with its reason; requeued it is delivered; purge empties the list."""
+    emulator.fail_next(Fault(400, b'{"error": "bad"}'), vendor="encharge")
+    with Client([VENDORS["encharge"](emulator, None)], path=tmp_path / "q.db") as client:
+        client.track("u1", "First")
+        client.track("u1", "Second")
+        assert client.flush(10) is True
+        (letter,) = client.dead_letters()
+        assert letter.reason == "rejected" and '"bad"' in letter.detail
+        assert client.requeue_dead_letters() == 1
+        assert client.flush(10) is True
+        assert client.dead_letters() == []
+        emulator.fail_next(Fault(400, b'{"error": "bad"}'), vendor="encharge")
+        client.track("u1", "Third")
+        assert client.flush(10) is True
+        assert client.purge_dead_letters(lane="encharge") == 1 and client.dead_letters() == []
+    assert [e["name"] for e in emulator.events("encharge")] == ["Second", "First"]
