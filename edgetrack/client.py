@@ -118,6 +118,7 @@ class Client:
             "retry": retry,
             "timeouts": timeouts or Timeouts(),
             "on_error": on_error,
+            "max_dead_letters": self.limits.max_dead_letters,
         }
         _CLIENTS.add(self)
         atexit.register(self._atexit)

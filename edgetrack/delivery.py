@@ -55,6 +55,7 @@ def deliver(
     report: Report,
     server_failures: int = 0,
     throttle: Callable[[], bool] | None = None,
+    max_dead_letters: int = 1000,
 ) -> bool:
     """Deliver the first request's worth of a claim; True when the lane may go on.
 
@@ -91,7 +92,7 @@ def deliver(
                 counts[("dead", reason)] += 1
                 dead.append((event, reason, kind))
     if not supported:
-        store.complete(part, owner, at, counts=counts, dead=dead)
+        store.complete(part, owner, at, counts=counts, dead=dead, max_dead_letters=max_dead_letters)
         return True
 
     if server_failures >= retry.max_attempts // 2:
@@ -145,7 +146,8 @@ def deliver(
         cut = len(part.events) if settled == len(supported) else part.events.index(sending[settled - 1]) + 1
         done = Claim(claim.lane, part.events[:cut], part.events[cut - 1].id)
         ids = {event.id for event in done.events}
-        store.complete(done, owner, at, counts=counts, dead=[d for d in dead if d[0].id in ids])
+        kept = [d for d in dead if d[0].id in ids]
+        store.complete(done, owner, at, counts=counts, dead=kept, max_dead_letters=max_dead_letters)
     if failure is None:
         return True
     response, outcome = failure

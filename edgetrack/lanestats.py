@@ -28,6 +28,7 @@ class LaneStats:
     dead_lettered: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     paused: dict[str, int] = field(default_factory=dict)
+    split: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
 
 
@@ -72,5 +73,6 @@ def lane_stats(state: LaneState, counts: dict[tuple[str, str], int], now: float)
         dead_lettered=group("dead"),
         skipped=group("skipped"),
         paused=group("paused"),
+        split=group("split"),
         last_error=state.last_error,
     )

@@ -48,7 +48,9 @@ class Scheduler:
         on_error: Callable[[DeliveryFailure], None] | None = None,
         lease: float = 120.0,
         rng: random.Random | None = None,
+        max_dead_letters: int = 1000,
     ) -> None:
+        self._max_dead_letters = max_dead_letters
         self.destinations = {d.name: d for d in destinations}
         self._open_store = open_store
         self._make_sender = make_sender
@@ -179,6 +181,7 @@ class Scheduler:
                 report=self._report,
                 server_failures=state.server_failures,
                 throttle=self._throttle(name),
+                max_dead_letters=self._max_dead_letters,
             )
             if not ok:
                 return
@@ -207,6 +210,14 @@ class Scheduler:
         if self._reported.get(failure.lane) == failure.kind:
             return
         self._reported[failure.lane] = failure.kind
+        log.warning(
+            "edgetrack: %s: %d events not delivered (%s: %s); they stay queued, next try in %.1f s",
+            failure.lane,
+            failure.events,
+            failure.kind,
+            failure.detail[:200] or f"HTTP {failure.status}",
+            failure.retry_in,
+        )
         if self._on_error is not None:
             try:
                 self._on_error(failure)

@@ -229,3 +229,17 @@ def test_dead_letters_can_be_listed_requeued_and_purged(emulator: Emulator, tmp_
         assert client.flush(10) is True
         assert client.purge_dead_letters(lane="encharge") == 1 and client.dead_letters() == []
     assert [e["name"] for e in emulator.events("encharge")] == ["Second", "First"]
+
+
+def test_an_auth_failure_is_reported_once(emulator: Emulator, tmp_path: Path) -> None:
+    """Repeated auth failures call on_error once per episode, with the lane, kind and status."""
+    seen: list[Any] = []
+    dest = VENDORS["parcelvoy"](emulator, "pk_wrong")
+    with Client([dest], path=tmp_path / "q.db", on_error=seen.append) as client:
+        client.track("u1", "E")
+        for _ in range(3):
+            client.flush(2)
+            store = client._open_store()
+            store.clear_pause("parcelvoy", "auth")  # let it try again at once
+            store.close()
+    assert [(f.lane, f.kind, f.status, f.events) for f in seen] == [("parcelvoy", "auth", 404, 1)]
