@@ -30,7 +30,7 @@ class DeliveryFailure:
     """What ``on_error`` receives: which lane, what went wrong, and what happens next."""
 
     lane: str
-    kind: str  # an OutcomeKind value, e.g. "transient", "rate_limited", "auth"
+    kind: str  # an OutcomeKind value ("transient", "rate_limited", "auth", ...) or "dead_lettered"
     status: int
     detail: str
     events: int
@@ -128,6 +128,7 @@ def deliver(
             dead.append((chunk[0], reason, f"HTTP {response.status}: {outcome.detail}"[:500]))
             counts[("dead", reason)] += 1
             settled = hi
+            report(DeliveryFailure(claim.lane, "dead_lettered", response.status, outcome.detail, 1, 0.0))
             log.warning(
                 "edgetrack: %s refused an event (%s); dead-lettered", claim.lane, outcome.detail[:200]
             )
@@ -207,5 +208,8 @@ def _attempt(
         log.exception("edgetrack: %s could not encode a batch", lane)
         response = Response(0, error=f"encode failed: {type(exc).__name__}: {exc}")
         return response, Outcome(OutcomeKind.TRANSIENT, response.error or "")
+    if len(events) > 1 and len(request.body) > destination.limits.max_bytes:
+        # The vendor's own body (after mapping) would be over its limit: split before sending.
+        return Response(0, error="body over the vendor's limit"), Outcome(OutcomeKind.TOO_LARGE, "pre-send")
     response = sender.send(request, timeout=timeout)
     return response, destination.interpret(response)

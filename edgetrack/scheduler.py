@@ -207,6 +207,9 @@ class Scheduler:
 
     def _report(self, failure: DeliveryFailure) -> None:
         # Once per episode: a lane failing the same way again is not news.
+        if failure.kind == "dead_lettered":  # each one is news; the delivery step logged it
+            self._call_on_error(failure)
+            return
         if self._reported.get(failure.lane) == failure.kind:
             return
         self._reported[failure.lane] = failure.kind
@@ -218,6 +221,9 @@ class Scheduler:
             failure.detail[:200] or f"HTTP {failure.status}",
             failure.retry_in,
         )
+        self._call_on_error(failure)
+
+    def _call_on_error(self, failure: DeliveryFailure) -> None:
         if self._on_error is not None:
             try:
                 self._on_error(failure)

@@ -360,3 +360,26 @@ def test_retry_policy_table(
 
     decision = RetryPolicy().decide(Outcome(OutcomeKind(kind), "", retry_after), 2, random.Random(0))
     assert decision.action == action and low <= decision.delay <= high
+
+
+def test_a_mapped_body_over_max_bytes_is_split_before_it_is_sent(tmp_path: Path) -> None:
+    """If a destination's encoded body is over its max_bytes, the batch is halved without a request."""
+
+    class Padded(IntileryMobile):
+        def encode(self, events, *, sent_at):  # type: ignore[no-untyped-def]
+            request = super().encode(events, sent_at=sent_at)
+            return type(request)(
+                request.method,
+                request.url,
+                request.headers,
+                request.body + b" " * (400 * len(events)),
+                events=len(events),
+            )
+
+    dest = Padded("key", endpoint="http://127.0.0.1:9", max_bytes=2_000)
+    r = Rig(tmp_path / "q.db", [dest], RecordingSender())
+    r.track(4)
+    r.scheduler.run_once(force=True)
+    assert [q.events for q in r.sender.requests] == [2, 2]
+    assert r.store.counters()["intilery_mobile"][("split", "too_large")] == 1
+    r.store.close()

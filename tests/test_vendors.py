@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,32 @@ def test_an_auth_failure_is_reported_once(emulator: Emulator, tmp_path: Path) ->
             store.clear_pause("parcelvoy", "auth")  # let it try again at once
             store.close()
     assert [(f.lane, f.kind, f.status, f.events) for f in seen] == [("parcelvoy", "auth", 404, 1)]
+
+
+def test_a_mapped_body_over_the_byte_limit_is_split_before_sending(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """No request body is ever over the destination's max_bytes: batches are cut before sending."""
+    dest = BatchCom(emulator.batch_api_key, emulator.batch_rest_key, endpoint=emulator.url, max_bytes=3_000)
+    seen: list[Any] = []
+    with Client([dest], path=tmp_path / "q.db", on_error=seen.append) as client:
+        for n in range(60):
+            client.track("u1", "Viewed", {"n": n, "page": "p" * 20})
+        assert client.flush(10) is True
+        lane = client.stats().lanes["batch_com"]
+    assert lane.delivered == 60 and not lane.dead_lettered
+    assert len(emulator.received) > 1
+    assert max(len(json.dumps(r.body, separators=(",", ":"))) for r in emulator.received) <= 3_000
+    assert len(emulator.events("batch_com")) == 60 and seen == []
+
+
+def test_each_dead_letter_is_passed_to_on_error(emulator: Emulator, tmp_path: Path) -> None:
+    """on_error hears of every dead-lettered event (kind "dead_lettered"), not only the first."""
+    seen: list[Any] = []
+    emulator.fail_next(Fault(400, b'{"error": "bad"}'), times=2, vendor="encharge")
+    with Client([VENDORS["encharge"](emulator, None)], path=tmp_path / "q.db", on_error=seen.append) as c:
+        c.track("u1", "A")
+        c.track("u1", "B")
+        c.track("u1", "C")
+        assert c.flush(10) is True
+    assert [(f.kind, f.status) for f in seen] == [("dead_lettered", 400), ("dead_lettered", 400)]
