@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from edgetrack.config import Timeouts
 from edgetrack.delivery import DeliveryFailure, deliver
@@ -30,6 +31,8 @@ log = logging.getLogger("edgetrack.scheduler")
 
 MAX_SLEEP = 3600.0  # re-check at least hourly while events wait: survives wall-clock jumps
 IDLE_FLOOR = 1.0  # never spin: a deadline already past with no progress waits this long
+# Offline with events pending: re-check the network after 30 s, doubling up to 15 minutes.
+OFFLINE_PROBE_MIN, OFFLINE_PROBE_MAX = 30.0, 15 * 60.0
 
 
 class Scheduler:
@@ -49,7 +52,11 @@ class Scheduler:
         lease: float = 120.0,
         rng: random.Random | None = None,
         max_dead_letters: int = 1000,
+        power: Any = None,
     ) -> None:
+        self._power = power  # an edgetrack.power.PowerProbe, or None (always mains)
+        self._power_state: Any = None
+        self._offline_wait = OFFLINE_PROBE_MIN
         self._max_dead_letters = max_dead_letters
         self.destinations = {d.name: d for d in destinations}
         self._open_store = open_store
@@ -81,6 +88,7 @@ class Scheduler:
         self._signalled = False
         self._deadline: float | None = None
         self._need = 1
+        self._radio_awake = False
         self._new = 0
         self._flush_requested = 0
         self._flush_done = 0
@@ -107,10 +115,12 @@ class Scheduler:
         """
         self.passes += 1
         store = self._get_store()
+        self._power_state = self._read_power()
+        radio_awake, self._radio_awake = self._radio_awake, False
         for name in self.destinations:
             if self._stopping:
                 break
-            self._run_lane(store, name, force)
+            self._run_lane(store, name, force, radio_awake)
         now = self.clock.now()
         states = [s for s in store.lane_states(now) if s.name in self.destinations]
         deadline = None
@@ -120,8 +130,36 @@ class Scheduler:
                 most_pending = max(most_pending, state.pending)
                 due = self._lane_deadline(state, now)
                 deadline = due if deadline is None else min(deadline, due)
-        self._need = max(1, self.policy.flush_at - most_pending)
+        threshold = self.policy.threshold(self._power_state)
+        self._need = max(1, threshold - most_pending) if threshold else 1 << 62
+        if deadline is not None and self.policy.mode(self._power_state) != "offline":
+            self._offline_wait = OFFLINE_PROBE_MIN
         return deadline, all(state.pending == 0 for state in states)
+
+    def _read_power(self) -> Any:
+        if self._power is None:
+            return None
+        try:
+            return self._power.read(self.clock.now())
+        except Exception:  # a broken probe must never stop delivery: unknown counts as mains
+            log.debug("edgetrack: power probe failed", exc_info=True)
+            return None
+
+    def radio_awake(self) -> None:
+        """The app says the radio is up (or an urgent event came): send everything pending now."""
+        with self._lock:
+            self._radio_awake = True
+            self._signalled = True
+            self._wake.notify()
+
+    def power_changed(self) -> None:
+        """Power or network state changed: look again now (the probe's cache is dropped)."""
+        invalidate = getattr(self._power, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
+        with self._lock:
+            self._signalled = True
+            self._wake.notify()
 
     def _lane_deadline(self, state: LaneState, now: float) -> float:
         if state.lease_owner not in (None, self.owner) and state.lease_until:
@@ -131,13 +169,15 @@ class Scheduler:
         elif state.next_attempt and state.next_attempt > now:
             due = state.next_attempt
         else:
-            due = (
-                self.policy.due_at(pending=state.pending, oldest_created=state.oldest_created, now=now) or now
-            )
-            due = max(due, self._not_before)
+            oldest, power = state.oldest_created, self._power_state
+            found = self.policy.due_at(pending=state.pending, oldest_created=oldest, now=now, power=power)
+            if found is None:  # offline: look at the network again, less often the longer it lasts
+                found = now + self._offline_wait
+                self._offline_wait = min(self._offline_wait * 2, OFFLINE_PROBE_MAX)
+            due = max(found, self._not_before)
         return min(due, now + MAX_SLEEP)
 
-    def _run_lane(self, store: SQLiteStore, name: str, force: bool) -> None:
+    def _run_lane(self, store: SQLiteStore, name: str, force: bool, radio_awake: bool = False) -> None:
         destination = self.destinations[name]
         limits = destination.limits
         draining = force
@@ -152,8 +192,14 @@ class Scheduler:
             if not force and state.next_attempt and state.next_attempt > now:
                 return
             if not draining:
-                due = self.policy.due_at(pending=state.pending, oldest_created=state.oldest_created, now=now)
-                if due is None or due > now or now < self._not_before:
+                due = self.policy.due_at(
+                    pending=state.pending,
+                    oldest_created=state.oldest_created,
+                    now=now,
+                    power=self._power_state,
+                    radio_awake=radio_awake,
+                )
+                if due is None or due > now or (now < self._not_before and not radio_awake):
                     return
                 draining = True  # once awake, take every pending event along
             claim = store.claim(
