@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["enqueue.py", "faults.py"]
+BENCHMARKS = ["enqueue.py", "faults.py", "energy.py"]
 
 
 def main(argv: list[str]) -> int:

@@ -48,7 +48,10 @@ class Client:
     ``path``: the queue file (default: ``<user data dir of app_name>/edgetrack/queue.db``).
     ``durable``: make every call wait until its event is committed (``synchronous=FULL``).
     ``flush_at`` / ``flush_interval``: upload when this many events wait, or the oldest has
-    waited this many seconds. ``send=False`` queues without uploading (the CLI can flush).
+    waited this many seconds (on mains; see ``FlushPolicy`` for battery and power-save).
+    ``power``: where the power and network state comes from: ``"auto"`` picks the platform's
+    probe (``edgetrack.power``), ``None`` means always mains, or pass a probe such as
+    ``ManualPower()``. ``send=False`` queues without uploading (the CLI can flush).
     """
 
     def __init__(
@@ -70,6 +73,8 @@ class Client:
         shutdown_timeout: float = 5.0,
         clock: Clock | None = None,
         sender: Callable[[], Sender] | None = None,
+        power: Any = "auto",
+        policy: FlushPolicy | None = None,
     ) -> None:
         self.destinations = list(destinations)
         names = [getattr(d, "name", None) for d in self.destinations]
@@ -87,7 +92,7 @@ class Client:
             )
         if not isinstance(app_name, str) or not app_name:
             raise ConfigError("app_name must be a non-empty str (it names the data folder)")
-        self.policy = FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
+        self.policy = policy or FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
         self.limits = limits or QueueLimits()
         self.durable = bool(durable)
         self._app_version = app_version
@@ -113,6 +118,7 @@ class Client:
             self._open_store, self.limits, on_commit=self._on_commit, on_open=self._scheduler_now
         )
         self._schedulers: list[Scheduler] | None = None
+        self._urgent_seq = 0
         self._scheduler_options: dict[str, Any] = {
             "make_sender": sender or _http_sender,
             "retry": retry,
@@ -120,6 +126,7 @@ class Client:
             "on_error": on_error,
             "max_dead_letters": self.limits.max_dead_letters,
         }
+        self._power = power
         _CLIENTS.add(self)
         atexit.register(self._atexit)
         self._start()  # a backlog left by the last run starts draining without a new event
@@ -163,6 +170,8 @@ class Client:
         anonymous_id: object = None,
         integrations: object = None,
         message_id: object = None,
+        *,
+        flush: bool = False,
     ) -> Result:
         """Record that ``user_id`` did ``event``; returns ``(True, message)`` once queued."""
         if not isinstance(event, str) or not event.strip():
@@ -171,7 +180,7 @@ class Client:
             raise EventTypeError(f"event must be a str, not {type(event).__name__}")
         fields = {"event": event, "properties": _mapping("properties", properties)}
         return self._enqueue(
-            "track", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+            "track", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, urgent=flush
         )
 
     def identify(
@@ -183,11 +192,21 @@ class Client:
         anonymous_id: object = None,
         integrations: object = None,
         message_id: object = None,
+        *,
+        flush: bool = False,
     ) -> Result:
         """Record who the user is and their ``traits``."""
         fields = {"traits": _mapping("traits", traits)}
         return self._enqueue(
-            "identify", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+            "identify",
+            fields,
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            integrations,
+            message_id,
+            urgent=flush,
         )
 
     def page(
@@ -202,6 +221,7 @@ class Client:
         message_id: object = None,
         *,
         category: object = None,
+        flush: bool = False,
     ) -> Result:
         """Record a page view (web-style apps)."""
         return self._view(
@@ -215,6 +235,7 @@ class Client:
             anonymous_id,
             integrations,
             message_id,
+            flush=flush,
         )
 
     def screen(
@@ -229,6 +250,7 @@ class Client:
         message_id: object = None,
         *,
         category: object = None,
+        flush: bool = False,
     ) -> Result:
         """Record a screen view (mobile and kiosk apps)."""
         return self._view(
@@ -242,6 +264,7 @@ class Client:
             anonymous_id,
             integrations,
             message_id,
+            flush=flush,
         )
 
     def alias(
@@ -252,13 +275,17 @@ class Client:
         timestamp: object = None,
         integrations: object = None,
         message_id: object = None,
+        *,
+        flush: bool = False,
     ) -> Result:
         """Merge ``previous_id``'s history into ``user_id``."""
         for arg, value in (("previous_id", previous_id), ("user_id", user_id)):
             if value is None or value == "":
                 raise EventValueError(f"alias() needs {arg}: pass the id as a str")
         fields = {"previousId": _require_id("previous_id", previous_id)}
-        return self._enqueue("alias", fields, user_id, None, context, timestamp, integrations, message_id)
+        return self._enqueue(
+            "alias", fields, user_id, None, context, timestamp, integrations, message_id, urgent=flush
+        )
 
     def register_device(
         self,
@@ -275,6 +302,7 @@ class Client:
         context: object = None,
         timestamp: object = None,
         message_id: object = None,
+        flush: bool = False,
     ) -> Result:
         """Register this device and its push token (FCM / APNs) for the user.
 
@@ -303,7 +331,15 @@ class Client:
             if value is not None and not isinstance(value, str):
                 raise EventTypeError(f"{key} must be a str, not {type(value).__name__}")
         return self._enqueue(
-            "device", {"device": device}, user_id, anonymous_id, context, timestamp, None, message_id
+            "device",
+            {"device": device},
+            user_id,
+            anonymous_id,
+            context,
+            timestamp,
+            None,
+            message_id,
+            urgent=flush,
         )
 
     def group(
@@ -316,6 +352,8 @@ class Client:
         anonymous_id: object = None,
         integrations: object = None,
         message_id: object = None,
+        *,
+        flush: bool = False,
     ) -> Result:
         """Put the user in ``group_id`` (an account, a company) with the group's ``traits``."""
         if group_id is None or group_id == "":
@@ -325,7 +363,7 @@ class Client:
             "traits": _mapping("traits", traits),
         }
         return self._enqueue(
-            "group", fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+            "group", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, urgent=flush
         )
 
     def _view(
@@ -340,6 +378,8 @@ class Client:
         anonymous_id: object,
         integrations: object,
         message_id: object,
+        *,
+        flush: bool = False,
     ) -> Result:
         fields: dict[str, Any] = {}
         for arg, value in (("name", name), ("category", category)):
@@ -349,7 +389,7 @@ class Client:
                 fields[arg] = value
         fields["properties"] = _mapping("properties", properties)
         return self._enqueue(
-            kind, fields, user_id, anonymous_id, context, timestamp, integrations, message_id
+            kind, fields, user_id, anonymous_id, context, timestamp, integrations, message_id, urgent=flush
         )
 
     def _enqueue(
@@ -362,6 +402,8 @@ class Client:
         timestamp: object,
         integrations: object,
         message_id: object,
+        *,
+        urgent: bool = False,
     ) -> Result:
         msg, body, size = self._builder.build(
             kind,
@@ -378,7 +420,10 @@ class Client:
             return False, msg
         if self._pid != os.getpid() or not self._started:
             self._start()
-        seq = self._writer.put((kind, msg["messageId"], body, size, self.clock.now()), durable=self.durable)
+        row = (kind, msg["messageId"], body, size, self.clock.now())
+        seq = self._writer.put(row, durable=self.durable or urgent)
+        if seq and urgent:
+            self._urgent_seq = max(self._urgent_seq, seq)
         if not seq:
             log.error("edgetrack: the queue hand-off is full (the disk is failing?); event dropped")
             return False, msg
@@ -419,6 +464,11 @@ class Client:
 
                 options = dict(self._scheduler_options)
                 options["retry"] = options["retry"] or RetryPolicy()
+                if self._power == "auto":
+                    from edgetrack.power import default_probe
+
+                    self._power = default_probe()
+                options["power"] = self._power
                 self._schedulers = [
                     Scheduler(
                         destinations=[destination],
@@ -437,8 +487,22 @@ class Client:
     def _on_commit(self, count: int, dropped: dict[str, int]) -> None:
         if dropped:
             log.warning("edgetrack: queue full; dropped the oldest events: %s", dropped)
+        if self._urgent_seq and self._writer.committed >= self._urgent_seq:
+            self._urgent_seq = 0  # an urgent event is on disk: send it, and everything pending, now
+            self.network_active()
         for scheduler in self._schedulers or ():
             scheduler.notify_commit(count)
+
+    def network_active(self) -> None:
+        """Tell edgetrack the radio is up anyway (the app just used the network): pending events
+        ride along now, whatever the battery policy would otherwise wait for."""
+        for scheduler in self._schedulers or ():
+            scheduler.radio_awake()
+
+    def power_changed(self) -> None:
+        """Tell edgetrack the power or network state changed (plugged in, back online, ...)."""
+        for scheduler in self._schedulers or ():
+            scheduler.power_changed()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send every pending event now; True when everything due was delivered in time."""

@@ -289,3 +289,45 @@ def test_write_key_is_not_stored_in_the_queue_file(emulator: Emulator, queue_pat
         client.flush(3)
     raw = b"".join(p.read_bytes() for p in queue_path.parent.iterdir() if p.is_file())
     assert emulator.write_key.encode() not in raw
+
+
+class OnBattery:
+    """A power probe that always says: on battery, online."""
+
+    on_battery, low_battery, power_save, constrained, metered, online = True, False, False, False, False, True
+
+    def read(self, now: float) -> OnBattery:
+        return self
+
+
+def test_on_battery_events_wait_and_an_urgent_event_takes_them_along(
+    emulator: Emulator, queue_path: Path
+) -> None:
+    """On battery a few events stay queued; track(..., flush=True) sends it and all pending ones now."""
+    with make(emulator, queue_path, power=OnBattery()) as client:
+        for n in range(5):
+            client.track("u", "Browse", {"n": n})
+        client._writer.wait_committed(timeout=5)
+        time.sleep(0.2)
+        assert emulator.events() == []
+        client.track("u", "Purchase", flush=True)
+        for _ in range(100):  # the upload happens in the background: wait for it, bounded
+            if len(emulator.events()) == 6:
+                break
+            time.sleep(0.05)
+    assert [e["event"] for e in emulator.events()] == ["Browse"] * 5 + ["Purchase"]
+
+
+def test_network_active_sends_pending_events_on_battery(emulator: Emulator, queue_path: Path) -> None:
+    """client.network_active() lets pending events ride along with the app's own network use."""
+    with make(emulator, queue_path, power=OnBattery()) as client:
+        client.track("u", "Browse")
+        client._writer.wait_committed(timeout=5)
+        time.sleep(0.2)
+        assert emulator.events() == []
+        client.network_active()
+        for _ in range(100):
+            if emulator.events():
+                break
+            time.sleep(0.05)
+    assert [e["event"] for e in emulator.events()] == ["Browse"]

@@ -116,6 +116,11 @@ class Writer:
             return True
 
     @property
+    def committed(self) -> int:
+        """Rows committed so far (comparable with the sequence numbers ``put`` returns)."""
+        return self._committed
+
+    @property
     def buffered(self) -> int:
         return len(self._buffer)
 
