@@ -510,7 +510,8 @@ class TracePower:
         from edgetrack.power import PowerState
 
         online = bool(self.trace.online(now - T0))
-        return PowerState(on_mains=self.trace.power != "battery", online=online, source="trace")
+        on_mains = self.trace.power != "battery"
+        return PowerState(on_mains=on_mains, battery_level=None, online=online, source="trace")
 
 
 def policy_max_delay(policy: Any, override: float | None) -> float:
@@ -615,7 +616,10 @@ def run_edgetrack(
 
 def policy_label(policy: Any) -> str:
     if type(policy).__name__ == "FlushPolicy":
-        return f"{policy.flush_at}/{policy.flush_interval:g}s"
+        return (
+            f"mains {policy.flush_at}/{policy.flush_interval:g}s, "
+            f"battery {policy.battery_flush_at}/{policy.battery_max_delay:g}s"
+        )
     return type(policy).__name__
 
 
