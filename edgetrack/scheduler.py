@@ -55,6 +55,9 @@ class Scheduler:
         power: Any = None,
     ) -> None:
         self._power = power  # an edgetrack.power.PowerProbe, or None (always mains)
+        subscribe = getattr(power, "subscribe", None)
+        if callable(subscribe):  # a probe that is told of changes (ManualPower) wakes us at once
+            subscribe(lambda _state: self.power_changed())
         self._power_state: Any = None
         self._offline_wait = OFFLINE_PROBE_MIN
         self._max_dead_letters = max_dead_letters

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from edgetrack.models import Request, Response
+from edgetrack.power import ManualPower, StaticPower
 
-__all__ = ["FakeClock", "RecordingSender", "decode_request"]
+__all__ = ["FakeClock", "ManualPower", "RecordingSender", "StaticPower", "decode_request"]
 
 
 class FakeClock:

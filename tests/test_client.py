@@ -331,3 +331,25 @@ def test_network_active_sends_pending_events_on_battery(emulator: Emulator, queu
                 break
             time.sleep(0.05)
     assert [e["event"] for e in emulator.events()] == ["Browse"]
+
+
+def test_offline_then_back_online_resumes_at_once(emulator: Emulator, queue_path: Path) -> None:
+    """With the app reporting offline nothing is attempted; reporting online sends at once."""
+    from edgetrack.power import ManualPower
+
+    power = ManualPower()
+    power.set(on_mains=True, online=False)
+    from edgetrack import RetryPolicy
+
+    with make(emulator, queue_path, power=power, retry=RetryPolicy(startup_jitter=0.0)) as client:
+        for n in range(25):
+            client.track("u", "E", {"n": n})
+        client._writer.wait_committed(timeout=5)
+        time.sleep(0.2)
+        assert emulator.requests == 0
+        power.set(online=True)
+        for _ in range(100):
+            if len(emulator.events()) == 25:
+                break
+            time.sleep(0.05)
+    assert len(emulator.events()) == 25
