@@ -114,8 +114,14 @@ class Client:
             max_event_bytes=self.limits.max_event_bytes,
             clock=self.clock.now,
         )
+        self._fault_lock = threading.Lock()
+        self._faults_to_record: dict[tuple[str, str], int] = {}
         self._writer = Writer(
-            self._open_store, self.limits, on_commit=self._on_commit, on_open=self._scheduler_now
+            self._open_store,
+            self.limits,
+            on_commit=self._on_commit,
+            on_open=self._scheduler_now,
+            on_fault=self._on_writer_fault,
         )
         self._schedulers: list[Scheduler] | None = None
         self._urgent_seq = 0
@@ -148,15 +154,52 @@ class Client:
         return self._anon_id
 
     def _open_store(self) -> SQLiteStore:
+        from edgetrack.errors import StorageError
         from edgetrack.store.sqlite import SQLiteStore
+        from edgetrack.store.writer import _is_corrupt
 
-        store = SQLiteStore.open(self.path, synchronous="FULL" if self.durable else "NORMAL")
+        synchronous = "FULL" if self.durable else "NORMAL"
+        try:
+            store = SQLiteStore.open(self.path, synchronous=synchronous)
+        except StorageError as exc:
+            if not _is_corrupt(exc):
+                raise
+            with self._fault_lock:  # another thread may have moved it aside already
+                try:
+                    store = SQLiteStore.open(self.path, synchronous=synchronous)
+                except StorageError:
+                    self._storage_fault("corrupt", exc)
+                    store = SQLiteStore.open(self.path, synchronous=synchronous)
         try:
             store.ensure_lanes([d.name for d in self.destinations], self.clock.now())
+            with self._fault_lock:
+                faults, self._faults_to_record = self._faults_to_record, {}
+            for (name, reason), n in faults.items():
+                store.count("*", name, reason, n)
         except BaseException:
             store.close()
             raise
         return store
+
+    def _on_writer_fault(self, kind: str, exc: Exception | None) -> None:
+        with self._fault_lock:
+            self._storage_fault(kind, exc)
+
+    def _storage_fault(self, kind: str, exc: Exception | None) -> None:
+        """The queue file turned out corrupt (moved aside, a fresh one started) or was deleted
+        under us (reopened): logged, and counted in the new file's ``*`` counters."""
+        from edgetrack.store.sqlite import SQLiteStore
+
+        if kind == "corrupt":
+            moved = SQLiteStore.quarantine(self.path, self.clock.now())
+            log.error(
+                "edgetrack: the queue file was corrupt (%s); moved it to %s and started a new one", exc, moved
+            )
+            key = ("quarantined", "corrupt")
+        else:
+            log.error("edgetrack: the queue file %s was deleted or replaced while open; reopening", self.path)
+            key = ("file_lost", kind)
+        self._faults_to_record[key] = self._faults_to_record.get(key, 0) + 1
 
     # -- the calls -------------------------------------------------------------------------
 
@@ -581,6 +624,9 @@ class Client:
         return self._stats_connection().purge_dead(ids, lane=lane)
 
     def _stats_connection(self) -> SQLiteStore:
+        if self._stats_store is not None and not self._stats_store.still_there():
+            self._stats_store.close()
+            self._stats_store = None
         if self._stats_store is None or self._pid != os.getpid():
             self._stats_store = self._open_store()
         return self._stats_store
@@ -601,7 +647,7 @@ class Client:
             if state.name in names or not names
         }
         events, size = store.totals()
-        dropped = {}
+        dropped = {f"{name}:{reason}": n for (name, reason), n in counts.get("*", {}).items()}
         if self._writer.dropped_full:
             dropped["buffer_full"] = self._writer.dropped_full
         if self._writer.lost_on_exit:

@@ -280,6 +280,8 @@ class Scheduler:
                 log.exception("edgetrack: on_error callback raised")
 
     def _get_store(self) -> SQLiteStore:
+        if self._store is not None and not self._store.still_there():
+            self._drop_store()  # the file was deleted or moved aside: follow the new one
         if self._store is None:
             self._store = self._open_store()
             for name in self.destinations:  # a new client may carry the corrected key: try once

@@ -100,6 +100,14 @@ def owner_is_dead(owner: str) -> bool:
     return False
 
 
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
 def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
     """Switch a new file to WAL. The switch skips SQLite's busy handler, so two connections
     opening a brand-new file together retry here; an existing WAL file needs no switch."""
@@ -125,6 +133,26 @@ class SQLiteStore:
         self.conn = conn
         self.path = path
         self.db = db  # the sqlite-utils Database wrapping the same connection
+        self._inode = _inode(path)
+
+    def still_there(self) -> bool:
+        """False when the file was deleted or replaced since it was opened (writes would be lost)."""
+        return self._inode is not None and _inode(self.path) == self._inode
+
+    def count(self, lane: str, name: str, reason: str = "", n: int = 1) -> None:
+        """Add to a counter (e.g. lane "*" for whole-queue events such as a quarantined file)."""
+        with self._tx() as conn:
+            self._bump(conn, lane, {(name, reason): n})
+
+    @staticmethod
+    def quarantine(path: Path, now: float) -> Path:
+        """Move a corrupt queue file (and its WAL) aside as ``<name>.corrupt-<time>``."""
+        target = path.with_name(f"{path.name}.corrupt-{int(now)}")
+        for suffix in ("", "-wal", "-shm"):
+            source = path.with_name(path.name + suffix)
+            if source.exists():
+                source.rename(target.with_name(target.name + suffix))
+        return target
 
     @classmethod
     def open(cls, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout: float = 5.0) -> SQLiteStore:

@@ -37,6 +37,7 @@ class Writer:
         *,
         on_commit: Callable[[int, dict[str, int]], None],
         on_open: Callable[[], Any] | None = None,
+        on_fault: Callable[[str, Exception | None], None] | None = None,
         max_buffer: int = 20_000,
         full_wait: float = 2.0,
     ) -> None:
@@ -44,6 +45,7 @@ class Writer:
         self._limits = limits
         self._on_commit = on_commit
         self._on_open = on_open
+        self._on_fault = on_fault
         self._max_buffer = max_buffer
         self._full_wait = full_wait
         self._reset()
@@ -64,6 +66,7 @@ class Writer:
         self.last_error: str | None = None
         self.dropped_full = 0
         self.lost_on_exit = 0
+        self.failing = False  # the last write failed: callers must not wait for room
 
     def after_fork_in_child(self) -> None:
         """Rows in the parent's buffer are the parent's to write: start empty, with new locks."""
@@ -87,6 +90,9 @@ class Writer:
                     self._has_rows.notify()
             return 1
         with self._lock:
+            if len(buffer) >= self._max_buffer and self.failing:
+                self.dropped_full += 1  # the disk is failing: never make the app wait for it
+                return 0
             if len(buffer) >= self._max_buffer:
                 deadline = time.monotonic() + self._full_wait
                 while len(buffer) >= self._max_buffer and not self._stopping:
@@ -147,6 +153,13 @@ class Writer:
 
     # -- the thread ------------------------------------------------------------------------
 
+    def _fault(self, kind: str, exc: Exception | None) -> None:
+        if self._on_fault is not None:
+            try:
+                self._on_fault(kind, exc)
+            except Exception:
+                log.exception("edgetrack: storage fault handler failed")
+
     def _run(self) -> None:
         store: SQLiteStore | None = None
         delay = _RETRY_MIN
@@ -163,6 +176,10 @@ class Writer:
                     del self._buffer[: len(group)]  # not MAX_GROUP: a put may have just appended
                     self._inflight = len(group)
                 try:
+                    if store is not None and not store.still_there():
+                        store.close()  # deleted or replaced under us: write to a new file instead
+                        store = None
+                        self._fault("deleted", None)
                     if store is None:
                         store = self._open_store()
                         if self._on_open is not None:
@@ -183,15 +200,22 @@ class Writer:
                                 self.last_error,
                             )
                             return
-                    log.warning("edgetrack: queue write failed, retrying: %s", self.last_error)
+                    (log.warning if not self.failing else log.debug)(
+                        "edgetrack: queue write failed, keeping the events in memory and retrying: %s",
+                        self.last_error,
+                    )
+                    self.failing = True
                     if store is not None:
                         store.close()
                         store = None
+                    if _is_corrupt(exc):
+                        self._fault("corrupt", exc)
                     with self._lock:
                         self._has_rows.wait(delay)
                     delay = min(delay * 2, _RETRY_MAX)
                     continue
                 delay = _RETRY_MIN
+                self.failing = False
                 with self._lock:
                     self._committed += len(group)
                     self._inflight = 0
@@ -206,3 +230,9 @@ class Writer:
                 self._progress.notify_all()
             if store is not None:
                 store.close()
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """SQLite's words for a file that is not (or no longer) a usable database."""
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
