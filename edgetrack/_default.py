@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from edgetrack.client import Client, Result
+from edgetrack.calls import Result
+from edgetrack.client import Client
 from edgetrack.errors import NotConfiguredError
 from edgetrack.lanestats import Stats
 
