@@ -18,6 +18,8 @@ from typing import Any
 from edgetrack.config import QueueLimits
 from edgetrack.errors import StorageError
 from edgetrack.models import QueuedEvent
+from edgetrack.store.dead_letters import DeadLetter, DeadLetters
+from edgetrack.store.owners import LIVE_OWNERS, make_owner, owner_is_dead
 from edgetrack.store.paths import ensure_private_file
 from edgetrack.store.schema import migrate
 
@@ -56,50 +58,6 @@ class LaneState:
     last_error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An event a lane gave up on, kept with the reason."""
-
-    id: int
-    lane: str
-    event_id: int
-    type: str
-    message_id: str
-    body: str
-    created: float
-    reason: str
-    detail: str
-    dead_at: float
-
-
-LIVE_OWNERS: set[str] = set()  # lease owners of this process whose scheduler is running
-_HOST = os.uname().nodename if hasattr(os, "uname") else "host"
-
-
-def make_owner(nonce: str) -> str:
-    """A lease owner id, ``host:pid:nonce``: enough to tell a dead local owner from a live one."""
-    return f"{_HOST}:{os.getpid()}:{nonce}"
-
-
-def owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` is on this host and its process (or, in this process, its scheduler)
-    is gone, so its lease can be taken over now instead of after it expires."""
-    host, _, rest = owner.partition(":")
-    pid_text, _, _ = rest.partition(":")
-    if host != _HOST or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return owner not in LIVE_OWNERS
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
 def _inode(path: Path) -> tuple[int, int] | None:
     try:
         stat = os.stat(path)
@@ -126,7 +84,7 @@ def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
             time.sleep(0.01)
 
 
-class SQLiteStore:
+class SQLiteStore(DeadLetters):
     """One connection to the queue file."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, db: Any) -> None:
@@ -519,52 +477,3 @@ class SQLiteStore:
                 args,
             )
         ]
-
-    # -- dead letters ----------------------------------------------------------------------
-
-    def dead_letters(self, lane: str | None = None, limit: int = 100) -> list[DeadLetter]:
-        sql = (
-            "SELECT id, lane, event_id, type, message_id, body, created, reason, detail, dead_at "
-            "FROM dead_letters"
-        )
-        args: tuple[Any, ...] = (limit,)
-        if lane is not None:
-            sql += " WHERE lane = ?"
-            args = (lane, limit)
-        return [DeadLetter(*row) for row in self.conn.execute(sql + " ORDER BY id LIMIT ?", args)]
-
-    def requeue_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:
-        """Put dead letters back in their own lane's queue (only that lane sends them again)."""
-        where, args = self._dead_filter(ids, lane)
-        with self._tx() as conn:
-            rows = conn.execute(
-                f"SELECT id, lane, type, message_id, body, created FROM dead_letters WHERE {where}",
-                args,
-            ).fetchall()
-            conn.executemany(
-                "INSERT INTO events (type, message_id, body, size, created, lane) VALUES (?, ?, ?, ?, ?, ?)",
-                [(t, m, b, len(b.encode("utf-8")), c, lane_) for _, lane_, t, m, b, c in rows],
-            )
-            conn.execute(
-                "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1",
-                (len(rows), sum(len(r[4].encode("utf-8")) for r in rows)),
-            )
-            conn.execute(f"DELETE FROM dead_letters WHERE {where}", args)
-        return len(rows)
-
-    def purge_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:
-        where, args = self._dead_filter(ids, lane)
-        with self._tx() as conn:
-            return conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount
-
-    @staticmethod
-    def _dead_filter(ids: Sequence[int] | None, lane: str | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = ["1"]
-        args: list[Any] = []
-        if ids is not None:
-            clauses.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
-            args.extend(ids)
-        if lane is not None:
-            clauses.append("lane = ?")
-            args.append(lane)
-        return " AND ".join(clauses), args
