@@ -84,7 +84,7 @@ base = rss_kb()
 peak = base
 for n in range(count):
     client.track("u", "Backlog", {"n": n})
-    if n % 20000 == 0:
+    if n % 10000 == 0:
         client._writer.wait_committed(timeout=60)
         peak = max(peak, rss_kb())
 client._writer.wait_committed(timeout=300)

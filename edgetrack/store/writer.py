@@ -38,7 +38,7 @@ class Writer:
         on_commit: Callable[[int, dict[str, int]], None],
         on_open: Callable[[], Any] | None = None,
         on_fault: Callable[[str, Exception | None], None] | None = None,
-        max_buffer: int = 20_000,
+        max_buffer: int = 10_000,
         full_wait: float = 2.0,
     ) -> None:
         self._open_store = open_store
