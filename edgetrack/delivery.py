@@ -69,7 +69,7 @@ def deliver(
         verdict = ("skipped", event.type) if event.type not in destination.supports else None
         if verdict is None and at - event.created > retry.max_age:
             verdict = ("expired", "max_age")
-        verdict = verdict or destination.check(event, at)
+        verdict = verdict or _check(destination, event, at, claim.lane)
         verdicts.append(verdict)
         if verdict is None:
             candidates.append(event)
@@ -189,6 +189,15 @@ def deliver(
     return False
 
 
+def _check(destination: Destination, event: QueuedEvent, at: float, lane: str) -> tuple[str, str] | None:
+    """The destination's verdict; one that fails on an event (it cannot map it) dead-letters it."""
+    try:
+        return destination.check(event, at)
+    except Exception as exc:
+        log.warning("edgetrack: %s cannot map event %s (%s); dead-lettered", lane, event.message_id, exc)
+        return ("dead", f"unmappable: {type(exc).__name__}")
+
+
 def _server_fault(response: Response, outcome: Outcome) -> bool:
     """A 5xx or 408 from the server (not a network error, which an offline device sees)."""
     return outcome.kind is OutcomeKind.TRANSIENT and (response.status >= 500 or response.status == 408)
@@ -204,10 +213,10 @@ def _attempt(
 ) -> tuple[Response, Outcome]:
     try:
         request = destination.encode(events, sent_at=iso_utc_from_epoch(at))
-    except Exception as exc:  # a destination that cannot encode is a bug: keep the events
-        log.exception("edgetrack: %s could not encode a batch", lane)
+    except Exception as exc:  # an event the destination cannot map: isolate it like a refused one
+        log.warning("edgetrack: %s could not encode a batch: %s: %s", lane, type(exc).__name__, exc)
         response = Response(0, error=f"encode failed: {type(exc).__name__}: {exc}")
-        return response, Outcome(OutcomeKind.TRANSIENT, response.error or "")
+        return response, Outcome(OutcomeKind.REJECTED, response.error or "")
     if len(events) > 1 and len(request.body) > destination.limits.max_bytes:
         # The vendor's own body (after mapping) would be over its limit: split before sending.
         return Response(0, error="body over the vendor's limit"), Outcome(OutcomeKind.TOO_LARGE, "pre-send")

@@ -59,8 +59,18 @@ def iso_utc(value: _dt.datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=_UTC)
     else:
-        value = value.astimezone(_UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        try:
+            value = value.astimezone(_UTC)
+        except OverflowError:
+            raise EventValueError(
+                f"{value.isoformat()} is outside the dates that can be shown in UTC; pass a date "
+                "between years 1 and 9999 in UTC"
+            ) from None
+    # Formatted by hand: strftime("%Y") does not zero-pad years before 1000 on every platform.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 def _json_default(value: object) -> object:
@@ -286,7 +296,10 @@ class MessageBuilder:
         try:
             return _encode(value)
         except (TypeError, ValueError, RecursionError) as exc:
-            problem = _problem(value, "message", set(), 0)
+            try:
+                problem = _problem(value, "message", set(), 0)
+            except RecursionError:  # the app's own stack was already deep
+                problem = "a value is nested too deeply for JSON; flatten it"
             if problem is None:  # pragma: no cover - the walk mirrors the encoder
                 problem = f"the message cannot be turned into JSON ({exc})"
             raise EventValueError(f"{kind}(): {_rename(problem)}") from None

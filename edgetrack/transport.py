@@ -40,7 +40,8 @@ class HttpSender:
                 verify=self._verify,
             )
         except requests.RequestException as exc:
-            return Response(0, error=_describe(exc), elapsed=time.monotonic() - started, at=time.time())
+            error = _describe(exc, request.url)
+            return Response(0, error=error, elapsed=time.monotonic() - started, at=time.time())
         try:
             body = raw.raw.read(self._max_body, decode_content=True) or b""
         except Exception as exc:  # reset mid-body, read timeout: the status still counts
@@ -59,9 +60,13 @@ class HttpSender:
         self._session.close()
 
 
-def _describe(exc: Any) -> str:
+def _describe(exc: Any, url: str) -> str:
+    """The error without the request's path: some vendors (Batch.com) put their key in it."""
     kind = type(exc).__name__
     text = str(exc)
+    path = url.split("://", 1)[-1].partition("/")[2]
+    if path:
+        text = text.replace("/" + path, "/<path>")
     if len(text) > 300:
         text = text[:300] + "..."
     return f"{kind}: {text}"

@@ -155,7 +155,7 @@ class BatchCom(BaseDestination):
         detail = response.error or response.body[:500].decode("utf-8", "replace")
         try:
             code = json.loads(response.body).get("error_code") if response.body else None
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             code = None
         if code == 60:  # TOO_MANY_REQUESTS, whatever the status: wait at least 5 s
             return Outcome(OutcomeKind.RATE_LIMITED, detail)
