@@ -95,6 +95,8 @@ def status(db_path: Path | None, app: str, as_json: bool) -> None:
     except (StorageError, OSError, Exception) as exc:
         raise click.ClickException(f"cannot open the queue file {path}: {exc}") from exc
     try:
+        if "events" not in store.db.table_names():  # sqlite-utils' view of the file
+            raise click.ClickException(f"{path} is not an edgetrack queue file")
         now = time.time()
         counts = store.counters()
         lanes = [lane_stats(s, counts.get(s.name, {}), now) for s in store.lane_states(now)]

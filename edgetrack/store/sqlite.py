@@ -58,6 +58,13 @@ class LaneState:
     last_error: str | None
 
 
+class _Conn:
+    """What the migrations need of a database: its connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
 def _inode(path: Path) -> tuple[int, int] | None:
     try:
         stat = os.stat(path)
@@ -87,11 +94,22 @@ def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
 class SQLiteStore(DeadLetters):
     """One connection to the queue file."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, db: Any) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.db = db  # the sqlite-utils Database wrapping the same connection
+        self._db: Any = None
         self._inode = _inode(path)
+
+    @property
+    def db(self) -> Any:
+        """The sqlite-utils ``Database`` on this connection (``execute_plugins=False``), for the
+        CLI and inspection. Made on first use: importing sqlite-utils costs ~150 ms, which must
+        not delay the first commit after start-up."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._db
 
     def still_there(self) -> bool:
         """False when the file was deleted or replaced since it was opened (writes would be lost)."""
@@ -115,8 +133,6 @@ class SQLiteStore(DeadLetters):
     @classmethod
     def open(cls, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout: float = 5.0) -> SQLiteStore:
         """Open (creating owner-only if needed) and migrate the queue file."""
-        import sqlite_utils  # heavy (~150 ms): only ever imported off the caller's thread
-
         path = Path(path)
         ensure_private_file(path)
         conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -124,15 +140,14 @@ class SQLiteStore(DeadLetters):
             _enable_wal(conn, busy_timeout)
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA foreign_keys=OFF")
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            migrate(db)
+            migrate(_Conn(conn))
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StorageError(f"cannot use the queue file {path}: {exc}") from exc
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, db)
+        return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()

@@ -38,7 +38,7 @@ class Writer:
         on_commit: Callable[[int, dict[str, int]], None],
         on_open: Callable[[], Any] | None = None,
         on_fault: Callable[[str, Exception | None], None] | None = None,
-        max_buffer: int = 10_000,
+        max_buffer: int = 2_000,
         full_wait: float = 2.0,
     ) -> None:
         self._open_store = open_store
@@ -180,11 +180,12 @@ class Writer:
                         store.close()  # deleted or replaced under us: write to a new file instead
                         store = None
                         self._fault("deleted", None)
+                    opened = store is None
                     if store is None:
                         store = self._open_store()
-                        if self._on_open is not None:
-                            self._on_open()
                     dropped = store.append(group, self._limits)
+                    if opened and self._on_open is not None:
+                        self._on_open()  # after the first commit: starting the uploaders can wait
                 except Exception as exc:  # disk full, locked, corrupt: keep the rows, retry
                     with self._lock:
                         self._buffer[0:0] = group
