@@ -14,6 +14,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,9 @@ class Client(Calls):
     ``durable``: make every call wait until its event is committed (``synchronous=FULL``).
     ``flush_at`` / ``flush_interval``: upload when this many events wait, or the oldest has
     waited this many seconds (on mains; see ``FlushPolicy`` for battery and power-save).
+    ``ca_bundle``: a PEM file of CA certificates to trust instead of the system's (TLS is
+    always verified; environment variables such as ``REQUESTS_CA_BUNDLE`` and proxies are
+    ignored, so nothing outside the code changes where events go).
     ``power``: where the power and network state comes from: ``"auto"`` picks the platform's
     probe (``edgetrack.power``), ``None`` means always mains, or pass a probe such as
     ``ManualPower()``. ``send=False`` queues without uploading (the CLI can flush).
@@ -75,6 +79,7 @@ class Client(Calls):
         sender: Callable[[], Sender] | None = None,
         power: Any = "auto",
         policy: FlushPolicy | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         self.destinations = list(destinations)
         names = [getattr(d, "name", None) for d in self.destinations]
@@ -126,7 +131,7 @@ class Client(Calls):
         self._schedulers: list[Scheduler] | None = None
         self._urgent_seq = 0
         self._scheduler_options: dict[str, Any] = {
-            "make_sender": sender or _http_sender,
+            "make_sender": sender or partial(_http_sender, ca_bundle),
             "retry": retry,
             "timeouts": timeouts or Timeouts(),
             "on_error": on_error,
@@ -434,10 +439,11 @@ class Client(Calls):
         return f"Client(destinations={self.destinations!r}, path={str(self._path)!r})"
 
 
-def _http_sender() -> Sender:
+def _http_sender(ca_bundle: str | os.PathLike[str] | None = None) -> Sender:
     from edgetrack.transport import HttpSender
 
-    return HttpSender()
+    # TLS verification is always on; a CA bundle only changes which roots are trusted.
+    return HttpSender(verify=os.fspath(ca_bundle) if ca_bundle is not None else True)
 
 
 def _after_fork_in_child() -> None:

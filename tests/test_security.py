@@ -539,3 +539,17 @@ def test_what_the_server_said_is_stored_and_logged_cut_short(
     assert error is not None and len(error) <= 520
     assert len(dead.detail) <= 520
     assert max(len(r.getMessage()) for r in logs.records) <= 1_000
+
+
+def test_client_ca_bundle_option_trusts_a_private_ca(
+    tls_sink: TlsSink, tmp_path: Path, pki: dict[str, Path]
+) -> None:
+    """Client(ca_bundle=...) is the user-facing way to trust a private CA; verification stays on."""
+    from edgetrack import Client, RetryPolicy
+
+    dest = IntileryMobile("k", endpoint=f"https://localhost:{tls_sink.port}")
+    retry = RetryPolicy(startup_jitter=0.0)
+    with Client([dest], path=tmp_path / "q.db", ca_bundle=pki["ca"], power=None, retry=retry) as client:
+        client.track("u", "E")
+        assert client.flush(5) is True
+    assert len(tls_sink.requests) == 1
