@@ -18,7 +18,8 @@ The status file is a small shared memory map where each thread writes what it is
 now (``main``: track, flush, sleep, ...; ``writer``: commit; ``scheduler``: claim, send,
 split-send, ack, fail, retry-wait); ``first-commit`` holds the time.monotonic() at which the
 process's first commit finished (the queue was open), ``commit-start`` when the commit in
-progress (if any) began and ``last-commit-start`` when the last finished one began. The
+progress (if any) began and with how many rows (``commit-rows``), and ``last-commit-start``
+when the last finished one began. The
 parent watches it to aim the kill and reads it after the kill to see where the kill landed.
 The probes wrap a few store and delivery functions of this process only; a probe whose
 target no longer exists is skipped, never an error.
@@ -36,7 +37,15 @@ from collections.abc import Callable
 from typing import Any
 
 SLOT = 64  # bytes per thread in the status file
-SLOTS = {"main": 0, "writer": 1, "scheduler": 2, "first-commit": 3, "commit-start": 4, "last-commit-start": 5}
+SLOTS = {
+    "main": 0,
+    "writer": 1,
+    "scheduler": 2,
+    "first-commit": 3,
+    "commit-start": 4,
+    "commit-rows": 5,
+    "last-commit-start": 6,
+}
 STATUS_SIZE = SLOT * len(SLOTS)
 
 
@@ -106,6 +115,7 @@ def install_probes(status: Status) -> list[str]:
                 started = time.monotonic()
                 if enter == "commit":
                     status.put("commit-start", f"{started:.6f}")
+                    status.put("commit-rows", str(len(args[1]) if len(args) > 1 else -1))
                 status.set(enter)
                 try:
                     result = original(*args, **kwargs)

@@ -23,7 +23,7 @@ __all__ = ["Writer"]
 
 log = logging.getLogger("edgetrack.store")
 
-MAX_GROUP = 1_000
+MAX_GROUP = 500
 _RETRY_MIN, _RETRY_MAX = 0.05, 5.0
 
 
@@ -38,7 +38,7 @@ class Writer:
         on_commit: Callable[[int, dict[str, int]], None],
         on_open: Callable[[], Any] | None = None,
         on_fault: Callable[[str, Exception | None], None] | None = None,
-        max_buffer: int = 2_000,
+        max_buffer: int = 500,
         full_wait: float = 2.0,
     ) -> None:
         self._open_store = open_store

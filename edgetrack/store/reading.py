@@ -1,0 +1,120 @@
+"""Reading the queue: lane states, counters, totals and a peek at pending events. Mixed into
+``SQLiteStore`` (which provides ``conn``); readers never take the write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from edgetrack.models import QueuedEvent
+
+__all__ = ["LaneState", "Reading"]
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """What the scheduler needs to know about a lane, read in one go."""
+
+    name: str
+    pending: int
+    oldest_created: float | None
+    paused_until: float | None
+    pause_reason: str | None
+    next_attempt: float | None
+    failures: int
+    server_failures: int
+    lease_owner: str | None
+    lease_until: float | None
+    in_flight: int
+    last_error: str | None
+
+
+class Reading:
+    """The read-only half of ``SQLiteStore``."""
+
+    conn: sqlite3.Connection
+
+    @staticmethod
+    def _seq(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+
+    def lane_states(self, now: float, names: Sequence[str] | None = None) -> list[LaneState]:
+        """Lanes' pending count, oldest pending event, pause, backoff and lease, in one read."""
+        conn = self.conn
+        sql = (
+            "SELECT name, cursor, paused_until, pause_reason, next_attempt, failures, "
+            "lease_owner, lease_until, lease_hi, last_error, server_failures FROM lanes"
+        )
+        args: Sequence[str] = ()
+        if names is not None:
+            sql += f" WHERE name IN ({','.join('?' * len(names))})"
+            args = names
+        conn.execute("BEGIN")
+        try:
+            seq = self._seq(conn)
+            states = []
+            for row in conn.execute(sql + " ORDER BY name", args).fetchall():
+                name, cursor = row[0], row[1]
+                others = conn.execute(
+                    "SELECT (SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? "
+                    "AND +id > ?) + (SELECT count(*) FROM gaps WHERE id > ?)",
+                    (name, cursor, cursor),
+                ).fetchone()[0]
+                oldest = conn.execute(
+                    "SELECT created FROM events WHERE id > ? AND (lane IS NULL OR lane = ?) "
+                    "ORDER BY id LIMIT 1",
+                    (cursor, name),
+                ).fetchone()
+                leased = row[7] is not None and row[7] > now
+                states.append(
+                    LaneState(
+                        name=name,
+                        pending=max(0, seq - cursor - others),
+                        oldest_created=oldest[0] if oldest else None,
+                        paused_until=row[2],
+                        pause_reason=row[3],
+                        next_attempt=row[4],
+                        failures=row[5],
+                        server_failures=row[10],
+                        lease_owner=row[6] if leased else None,
+                        lease_until=row[7] if leased else None,
+                        in_flight=max(0, (row[8] or cursor) - cursor) if leased else 0,
+                        last_error=row[9],
+                    )
+                )
+        finally:
+            conn.execute("COMMIT")
+        return states
+
+    def counters(self) -> dict[str, dict[tuple[str, str], int]]:
+        result: dict[str, dict[tuple[str, str], int]] = {}
+        for lane, name, reason, n in self.conn.execute("SELECT lane, name, reason, n FROM counters"):
+            result.setdefault(lane, {})[(name, reason)] = n
+        return result
+
+    def totals(self) -> tuple[int, int]:
+        events, size = self.conn.execute("SELECT events, bytes FROM totals WHERE id = 1").fetchone()
+        return int(events), int(size)
+
+    def peek(self, lane: str | None = None, limit: int = 20) -> list[QueuedEvent]:
+        """The oldest events still pending for ``lane`` (or for any lane)."""
+        if lane is None:
+            cursor = self.conn.execute("SELECT coalesce(min(cursor), 0) FROM lanes").fetchone()[0]
+            lane_filter = "1"
+            args: tuple[Any, ...] = (cursor, limit)
+        else:
+            row = self.conn.execute("SELECT cursor FROM lanes WHERE name = ?", (lane,)).fetchone()
+            cursor = row[0] if row else 0
+            lane_filter = "(lane IS NULL OR lane = ?)"
+            args = (cursor, lane, limit)
+        return [
+            QueuedEvent(*row)
+            for row in self.conn.execute(
+                "SELECT id, type, message_id, body, created FROM events WHERE id > ? AND "
+                f"{lane_filter} ORDER BY id LIMIT ?",
+                args,
+            )
+        ]
