@@ -55,15 +55,15 @@ def _parse(source: Path) -> dict[str, Any]:
             data = json.loads(raw)
         except ValueError as exc:
             raise ConfigError(f"{source} is not valid JSON: {exc}") from exc
-    else:
-        if sys.version_info < (3, 11):
-            raise ConfigError(f"{source}: TOML needs Python 3.11 or newer; write the same keys as .json")
+    elif sys.version_info >= (3, 11):
         import tomllib
 
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+    else:
+        raise ConfigError(f"{source}: TOML needs Python 3.11 or newer; write the same keys as .json")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a table/object with a 'destinations' list")
     return data

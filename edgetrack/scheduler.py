@@ -338,12 +338,16 @@ class Scheduler:
         deadline = None if timeout is None else time.monotonic() + timeout
         return self.wait_flush(self.request_flush(), deadline)
 
-    def stop(self, timeout: float) -> bool:
+    def interrupt(self) -> None:
+        """Stop between requests: the one in flight finishes (the CLI's Ctrl-C); no join, no close."""
         with self._lock:
             self._stopping = True
             self._wake.notify_all()
             self._flushed.notify_all()
-            thread = self._thread
+
+    def stop(self, timeout: float) -> bool:
+        self.interrupt()
+        thread = self._thread
         if thread is None:
             self._close()
             return True

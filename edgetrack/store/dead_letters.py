@@ -36,15 +36,16 @@ class DeadLetters:
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
-    def dead_letters(self, lane: str | None = None, limit: int = 100) -> list[DeadLetter]:
+    def dead_letters(self, lane: str | None = None, limit: int = 100, *, after: int = 0) -> list[DeadLetter]:
+        """Dead letters (all, or one lane's), oldest first, from dead-letter id ``after`` on."""
         sql = (
             "SELECT id, lane, event_id, type, message_id, body, created, reason, detail, dead_at "
-            "FROM dead_letters"
+            "FROM dead_letters WHERE id > ?"
         )
-        args: tuple[Any, ...] = (limit,)
+        args: tuple[Any, ...] = (after, limit)
         if lane is not None:
-            sql += " WHERE lane = ?"
-            args = (lane, limit)
+            sql += " AND lane = ?"
+            args = (after, lane, limit)
         return [DeadLetter(*row) for row in self.conn.execute(sql + " ORDER BY id LIMIT ?", args)]
 
     def requeue_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:

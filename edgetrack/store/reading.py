@@ -99,22 +99,26 @@ class Reading:
         events, size = self.conn.execute("SELECT events, bytes FROM totals WHERE id = 1").fetchone()
         return int(events), int(size)
 
-    def peek(self, lane: str | None = None, limit: int = 20) -> list[QueuedEvent]:
-        """The oldest events still pending for ``lane`` (or for any lane)."""
+    def peek(
+        self, lane: str | None = None, limit: int = 20, *, after: int = 0, newest: bool = False
+    ) -> list[QueuedEvent]:
+        """Events still pending for ``lane`` (or for any lane): the oldest first, from queue id
+        ``after`` on, or the newest first with ``newest=True`` (what ``edgetrack tail`` shows)."""
         if lane is None:
             cursor = self.conn.execute("SELECT coalesce(min(cursor), 0) FROM lanes").fetchone()[0]
             lane_filter = "1"
-            args: tuple[Any, ...] = (cursor, limit)
+            args: tuple[Any, ...] = (max(cursor, after), limit)
         else:
             row = self.conn.execute("SELECT cursor FROM lanes WHERE name = ?", (lane,)).fetchone()
             cursor = row[0] if row else 0
             lane_filter = "(lane IS NULL OR lane = ?)"
-            args = (cursor, lane, limit)
+            args = (max(cursor, after), lane, limit)
+        order = "DESC" if newest else ""
         return [
             QueuedEvent(*row)
             for row in self.conn.execute(
                 "SELECT id, type, message_id, body, created FROM events WHERE id > ? AND "
-                f"{lane_filter} ORDER BY id LIMIT ?",
+                f"{lane_filter} ORDER BY id {order} LIMIT ?",
                 args,
             )
         ]

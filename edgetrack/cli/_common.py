@@ -1,0 +1,184 @@
+"""What every queue command shares: finding the queue file, opening it with clear errors, and
+printing times and events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from edgetrack.configfile import ConfigFile
+    from edgetrack.models import QueuedEvent
+    from edgetrack.store import SQLiteStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Target:
+    """The queue file a command works on, and the config file it came from (if any)."""
+
+    path: Path
+    config: ConfigFile | None
+
+
+def queue_options(function: F) -> F:
+    """``--db``, ``--config``, ``--app`` and ``--wait``: which queue file, and how long to wait
+    for another process's lock."""
+    options = [
+        click.option(
+            "--db",
+            "db_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            envvar="EDGETRACK_DB",
+            help="Queue file [env EDGETRACK_DB]. Default: the config file's path, else --app's.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            envvar="EDGETRACK_CONFIG",
+            help="Config file (TOML or JSON) naming the queue and the destinations [env EDGETRACK_CONFIG].",
+        ),
+        click.option(
+            "--app",
+            "app_name",
+            default=None,
+            help="App name whose default queue file to use (the Client's app_name; default edgetrack).",
+        ),
+        click.option(
+            "--wait",
+            default=5.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Seconds to wait for another process's lock on the queue file.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def resolve(db_path: Path | None, config_path: Path | None, app_name: str | None) -> Target:
+    """The queue file to use: --db, else the config file's ``path``, else the app's default."""
+    config = None
+    if config_path is not None:
+        from edgetrack.configfile import load_config
+        from edgetrack.errors import ConfigError
+
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if db_path is not None:
+        return Target(db_path, config)
+    if config is not None and config.path is not None:
+        return Target(config.path, config)
+    from edgetrack.store import default_path
+
+    return Target(default_path(app_name or (config.app_name if config else "edgetrack")), config)
+
+
+def _check(path: Path, wait: float) -> None:
+    """Refuse a missing, locked, corrupt or foreign file before anything writes to it."""
+    if not path.exists():
+        raise click.ClickException(
+            f"no queue file at {path}; pass --db PATH (or --config FILE, or --app NAME for the app's default)"
+        )
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=wait)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot open {path}: {exc}") from exc
+    try:
+        row = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'events', 'lanes')"
+        ).fetchall()
+        if len(row) != 3:
+            raise click.ClickException(f"{path} is a SQLite file but not an edgetrack queue file; check --db")
+    except sqlite3.OperationalError as exc:
+        raise _sqlite_error(path, exc, wait) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _sqlite_error(path, exc, wait) from exc
+    finally:
+        conn.close()
+
+
+def _sqlite_error(path: Path, exc: Exception, wait: float) -> click.ClickException:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return click.ClickException(
+            f"the queue file {path} is locked by another process (waited {wait:g} s): {text}; "
+            "try again, or pass a longer --wait"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return click.ClickException(
+            f"the queue file {path} is corrupt ({text}). The app moves a corrupt file aside "
+            "(to queue.db.corrupt-<time>) and starts a new one on its next start; "
+            "nothing can be read from this one"
+        )
+    return click.ClickException(f"cannot use the queue file {path}: {text}")
+
+
+@contextmanager
+def open_queue(path: Path, wait: float) -> Iterator[SQLiteStore]:
+    """The queue file as a ``SQLiteStore``; every SQLite or storage error becomes a clear message
+    and a non-zero exit. Safe while the app runs: WAL readers do not block its writer."""
+    from edgetrack.errors import StorageError
+    from edgetrack.store import SQLiteStore
+
+    _check(path, wait)
+    try:
+        store = SQLiteStore.open(path, busy_timeout=wait)
+    except StorageError as exc:
+        raise _sqlite_error(path, exc, wait) from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise _sqlite_error(path, exc, wait) from exc
+    try:
+        yield store
+    except sqlite3.Error as exc:
+        raise _sqlite_error(path, exc, wait) from exc
+    finally:
+        store.close()
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def describe(body: str) -> str:
+    """A short summary of a queued envelope: the event or name, and who it is about."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return "(unreadable body)"
+    what = event.get("event") or event.get("name") or event.get("previousId") or event.get("groupId") or ""
+    who = event.get("userId") or event.get("anonymousId") or "-"
+    return f"{json.dumps(what) if what else '-'} user={who}"
+
+
+def event_line(event: QueuedEvent) -> str:
+    return f"#{event.id:<8} {when(event.created)}  {event.type:<8} {describe(event.body)}  {event.message_id}"
+
+
+def event_json(event: QueuedEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "created": event.created,
+        "type": event.type,
+        "message_id": event.message_id,
+        "event": json.loads(event.body),
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,327 @@
+"""Looking at a queue file: ``status``, ``peek``, ``tail``, ``export`` and ``dead-letters``.
+Each opens the file with a connection of its own and holds no lock between reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from edgetrack.cli._common import (
+    F,
+    describe,
+    dumps,
+    event_json,
+    event_line,
+    open_queue,
+    queue_options,
+    resolve,
+    when,
+)
+
+
+def _lane_lines(lane: Any) -> list[str]:
+    age = "-" if lane.oldest_age is None else f"{lane.oldest_age:.0f}s"
+    lines = [
+        f"  {lane.name}: pending {lane.pending}, oldest {age}, in flight {lane.in_flight}, "
+        f"delivered {lane.delivered}, failures in a row {lane.failures}"
+    ]
+    if lane.paused_until:
+        lines.append(f"    paused until {when(lane.paused_until)} ({lane.pause_reason})")
+    if lane.next_attempt and lane.next_attempt > time.time():
+        lines.append(f"    next attempt {when(lane.next_attempt)} (backing off)")
+    for label, values in (
+        ("dropped", lane.dropped),
+        ("dead-lettered", lane.dead_lettered),
+        ("skipped", lane.skipped),
+        ("retried", lane.retried),
+        ("split", lane.split),
+    ):
+        if values:
+            lines.append(f"    {label}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    if lane.last_error:
+        lines.append(f"    last error: {lane.last_error}")
+    return lines
+
+
+@click.command()
+@queue_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def status(
+    db_path: Path | None, config_path: Path | None, app_name: str | None, wait: float, as_json: bool
+) -> None:
+    """Show each destination lane: pending, oldest age, in flight, paused until and why, next
+    attempt, delivered / dead-lettered / dropped counts by reason, last error; and the file."""
+    from edgetrack.lanestats import lane_stats
+
+    target = resolve(db_path, config_path, app_name)
+    with open_queue(target.path, wait) as store:
+        now = time.time()
+        counts = store.counters()
+        lanes = [lane_stats(s, counts.get(s.name, {}), now) for s in store.lane_states(now)]
+        events, size = store.totals()
+        dead = store.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+    file_bytes = sum(p.stat().st_size for p in target.path.parent.glob(target.path.name + "*") if p.is_file())
+    if as_json:
+        payload: dict[str, Any] = {
+            "path": str(target.path),
+            "file_bytes": file_bytes,
+            "events_on_disk": events,
+            "bytes_on_disk": size,
+            "dead_letters": dead,
+            "lanes": [lane.__dict__ for lane in lanes],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"{target.path}")
+    click.echo(
+        f"  {file_bytes:,} bytes on disk (with -wal/-shm); {events:,} events queued; {dead:,} dead letters"
+    )
+    if not lanes:
+        click.echo("  no lanes yet: no destination has opened this queue")
+    for lane in lanes:
+        for line in _lane_lines(lane):
+            click.echo(line)
+
+
+def _lane_option(function: F) -> F:
+    lane = click.option("--lane", help="Only this destination lane (its name, e.g. intilery_mobile).")
+    return lane(function)
+
+
+@click.command()
+@queue_options
+@_lane_option
+@click.option(
+    "-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many events."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
+def peek(
+    db_path: Path | None,
+    config_path: Path | None,
+    app_name: str | None,
+    wait: float,
+    lane: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Show the oldest pending events: the next ones to be sent."""
+    target = resolve(db_path, config_path, app_name)
+    with open_queue(target.path, wait) as store:
+        events = store.peek(lane, limit)
+    for event in events:
+        click.echo(dumps(event_json(event)) if as_json else event_line(event))
+    if not events and not as_json:
+        click.echo("nothing pending" + (f" for {lane}" if lane else ""))
+
+
+@click.command()
+@queue_options
+@_lane_option
+@click.option(
+    "-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many events."
+)
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing events as the app queues them (Ctrl-C stops)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
+def tail(
+    db_path: Path | None,
+    config_path: Path | None,
+    app_name: str | None,
+    wait: float,
+    lane: str | None,
+    limit: int,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    """Show the newest queued events, oldest of them first; --follow keeps watching."""
+    target = resolve(db_path, config_path, app_name)
+    with open_queue(target.path, wait) as store:
+        events = list(reversed(store.peek(lane, limit, newest=True)))
+        last = events[-1].id if events else 0
+        for event in events:
+            click.echo(dumps(event_json(event)) if as_json else event_line(event))
+        if not follow:
+            return
+        last = max(last, store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+        try:
+            while True:
+                time.sleep(1.0)
+                for event in store.peek(lane, 1000, after=last):
+                    click.echo(dumps(event_json(event)) if as_json else event_line(event))
+                    last = event.id
+        except KeyboardInterrupt:
+            return
+
+
+def _dead_json(letter: Any) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "lane": letter.lane,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "dead_at": letter.dead_at,
+        "created": letter.created,
+        "type": letter.type,
+        "message_id": letter.message_id,
+        "event": json.loads(letter.body),
+    }
+
+
+@click.command()
+@queue_options
+@_lane_option
+@click.option(
+    "--jsonl", "fmt", flag_value="jsonl", default=True, help="JSON Lines: one object a line (default)."
+)
+@click.option("--json", "fmt", flag_value="json", help="One JSON array.")
+@click.option("--dead", is_flag=True, help="Export the dead letters instead of the pending events.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    default="-",
+    help="File to write (default: standard output).",
+)
+def export(
+    db_path: Path | None,
+    config_path: Path | None,
+    app_name: str | None,
+    wait: float,
+    lane: str | None,
+    fmt: str,
+    dead: bool,
+    output: TextIO,
+) -> None:
+    """Write every pending event (or dead letter) with its queue metadata, the envelope under
+    "event"; `jq -c .event` gives the envelopes alone. Read in pages: memory stays flat."""
+    target = resolve(db_path, config_path, app_name)
+    count = 0
+    with open_queue(target.path, wait) as store:
+        if fmt == "json":
+            output.write("[")
+        after = 0
+        while True:
+            if dead:
+                letters = store.dead_letters(lane, 1000, after=after)
+                rows = [_dead_json(letter) for letter in letters]
+                after = letters[-1].id if letters else after
+            else:
+                events = store.peek(lane, 1000, after=after)
+                rows = [event_json(event) for event in events]
+                after = events[-1].id if events else after
+            if not rows:
+                break
+            for row in rows:
+                if fmt == "json":
+                    output.write(("," if count else "") + "\n" + dumps(row))
+                else:
+                    output.write(dumps(row) + "\n")
+                count += 1
+        if fmt == "json":
+            output.write("\n]\n")
+    output.flush()
+    what = "dead letters" if dead else "pending events"
+    click.echo(f"exported {count:,} {what}", err=True)
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """List, requeue or purge events a lane gave up on (refused, too large, expired)."""
+
+
+def _selection(ids: tuple[int, ...], lane: str | None, everything: bool, verb: str) -> list[int] | None:
+    if not (ids or lane or everything):
+        raise click.UsageError(
+            f"say which dead letters to {verb}: --id N (repeatable), --lane NAME, or --all"
+        )
+    return list(ids) if ids else None
+
+
+def _select_options(function: F) -> F:
+    function = click.option("--all", "everything", is_flag=True, help="Every dead letter.")(function)
+    function = click.option("--lane", help="Only this lane's dead letters.")(function)
+    return click.option("--id", "ids", type=int, multiple=True, help="A dead letter's id (repeatable).")(
+        function
+    )
+
+
+@dead_letters.command("list")
+@queue_options
+@_lane_option
+@click.option("-n", "--limit", default=100, show_default=True, type=click.IntRange(min=1), help="How many.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
+def dead_list(
+    db_path: Path | None,
+    config_path: Path | None,
+    app_name: str | None,
+    wait: float,
+    lane: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Show dead letters, oldest first, with the lane, the reason and the server's message."""
+    target = resolve(db_path, config_path, app_name)
+    with open_queue(target.path, wait) as store:
+        letters = store.dead_letters(lane, limit)
+    for letter in letters:
+        if as_json:
+            click.echo(dumps(_dead_json(letter)))
+            continue
+        click.echo(
+            f"#{letter.id:<6} {when(letter.dead_at)}  {letter.lane:<16} {letter.reason:<18} "
+            f"{letter.type:<8} {describe(letter.body)}"
+        )
+        if letter.detail:
+            click.echo(f"        {letter.detail}")
+    if not letters and not as_json:
+        click.echo("no dead letters" + (f" for {lane}" if lane else ""))
+
+
+@dead_letters.command("requeue")
+@queue_options
+@_select_options
+def dead_requeue(
+    db_path: Path | None,
+    config_path: Path | None,
+    app_name: str | None,
+    wait: float,
+    ids: tuple[int, ...],
+    lane: str | None,
+    everything: bool,
+) -> None:
+    """Queue dead letters again, for their own lane only (after you fixed the cause). A running
+    app picks them up on its next pass; `edgetrack flush` sends them now."""
+    chosen = _selection(ids, lane, everything, "requeue")
+    target = resolve(db_path, config_path, app_name)
+    with open_queue(target.path, wait) as store:
+        count = store.requeue_dead(chosen, lane=lane)
+    click.echo(f"requeued {count} dead letter{'s' * (count != 1)}")
+
+
+@dead_letters.command("purge")
+@queue_options
+@_select_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def dead_purge(
+    db_path: Path | None,
+    config_path: Path | None,
+    app_name: str | None,
+    wait: float,
+    ids: tuple[int, ...],
+    lane: str | None,
+    everything: bool,
+    yes: bool,
+) -> None:
+    """Delete dead letters for good (export them first if you may want them)."""
+    chosen = _selection(ids, lane, everything, "purge")
+    target = resolve(db_path, config_path, app_name)
+    if not yes:
+        click.confirm(f"delete the selected dead letters from {target.path} for good?", abort=True)
+    with open_queue(target.path, wait) as store:
+        count = store.purge_dead(chosen, lane=lane)
+    click.echo(f"purged {count} dead letter{'s' * (count != 1)}")

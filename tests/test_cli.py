@@ -1,0 +1,338 @@
+"""The operator CLI against real queue files and the emulator over loopback (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from edgetrack import Client
+from edgetrack.cli import main
+from edgetrack.destinations import IntileryMobile, Segment
+from edgetrack.emulator import Emulator, Fault
+from edgetrack.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, **env: str) -> Any:
+    return CliRunner().invoke(main, list(args), env=env or None, catch_exceptions=False)
+
+
+def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix}{name}"
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from commands(command, path + " ")
+
+
+def test_every_command_has_help_text_and_a_readme_entry() -> None:
+    """Each command and subcommand has help text, `--help` works, and the README's CLI section
+    documents it under a heading `edgetrack <command>`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## The CLI", 1)[1].split("\n## ", 1)[0]
+    found = list(commands(main))
+    assert {"status", "flush", "peek", "tail", "export", "serve", "demo", "dead-letters list"} <= dict(
+        found
+    ).keys()
+    for path, command in found:
+        assert (command.help or "").strip(), f"`edgetrack {path}` has no help text"
+        result = run(*path.split(), "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output, path
+        assert re.search(rf"^#+ `edgetrack {re.escape(path)}[` ]", section, re.M), (
+            f"README's CLI section has no heading for `edgetrack {path}`"
+        )
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "edgetrack", "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "dead-letters" in out.stdout and "flush" in out.stdout
+
+
+@pytest.fixture()
+def emu() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+def fill(path: Path, emu: Emulator, n: int, **destination: Any) -> None:
+    dests = [
+        IntileryMobile(emu.write_key, endpoint=emu.url),
+        Segment(emu.segment_write_key, endpoint=emu.url, **destination),
+    ]
+    with Client(dests, path=path, send=False) as client:
+        for i in range(n):
+            client.track(f"user-{i % 7}", "Product Added", {"i": i})
+
+
+def config(folder: Path, emu: Emulator, path: Path, **segment: Any) -> Path:
+    data = {
+        "path": str(path),
+        "destinations": [
+            {"type": "IntileryMobile", "write_key": emu.write_key, "endpoint": emu.url},
+            {"type": "Segment", "write_key": emu.segment_write_key, "endpoint": emu.url, **segment},
+        ],
+    }
+    out = folder / "edgetrack.json"
+    out.write_text(json.dumps(data))
+    return out
+
+
+def test_status_peek_tail_and_export_show_what_is_queued(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "q.db"
+    fill(path, emu, 30)
+    status = run("status", "--db", str(path))
+    assert status.exit_code == 0, status.output
+    assert "intilery_mobile: pending 30" in status.output and "segment: pending 30" in status.output
+    assert "30 events queued" in status.output
+    as_json = json.loads(run("status", "--db", str(path), "--json").output)
+    assert as_json["path"] == str(path) and as_json["file_bytes"] > 0
+    assert [lane["pending"] for lane in as_json["lanes"]] == [30, 30]
+
+    peek = run("peek", "--db", str(path), "-n", "2", "--json").output.splitlines()
+    assert [json.loads(line)["event"]["properties"]["i"] for line in peek] == [0, 1]
+    tail = run("tail", "--db", str(path), "-n", "3").output.splitlines()
+    assert [line.split()[0] for line in tail] == ["#28", "#29", "#30"]
+    assert '"Product Added" user=user-1' in tail[-1]  # 29 % 7
+
+    out = tmp_path / "backlog.jsonl"
+    result = run("export", "--db", str(path), "--jsonl", "-o", str(out))
+    assert result.exit_code == 0 and "exported 30 pending events" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["event"]["properties"]["i"] for row in rows] == list(range(30))
+    assert all(row["message_id"] == row["event"]["messageId"] for row in rows)
+    array = json.loads(run("export", "--db", str(path), "--json").stdout)
+    assert [row["id"] for row in array] == [row["id"] for row in rows]
+
+
+def test_export_pages_through_a_large_backlog(tmp_path: Path, emu: Emulator) -> None:
+    """More events than one page (1,000): every one exported once, in queue order."""
+    path = tmp_path / "q.db"
+    fill(path, emu, 2_345)
+    result = run("export", "--db", str(path), "--lane", "segment")
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == sorted(set(ids)) and len(ids) == 2_345
+
+
+def test_flush_sends_what_is_due_and_now_sends_everything(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "q.db"
+    cfg = config(tmp_path, emu, path)
+    fill(path, emu, 5)  # fewer than flush_at (20) and younger than 30 s: not due on mains
+    due = run("flush", "--config", str(cfg))
+    assert due.exit_code == 0, due.output
+    assert "not due yet" in due.output and emu.events() == []
+    now = run("flush", "--config", str(cfg), "--now")
+    assert now.exit_code == 0, now.output
+    assert "delivered 10, dead-lettered 0, pending 0" in now.output
+    assert len(emu.events()) == 10
+    fill(path, emu, 45)  # more than flush_at: due
+    due = run("flush", "--config", str(cfg))
+    assert due.exit_code == 0 and "pending 0" in due.output
+    assert len(emu.events()) == 100
+
+
+def test_flush_reports_a_failing_lane_and_exits_1(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "q.db"
+    cfg = config(tmp_path, emu, path)
+    fill(path, emu, 25)
+    emu.fail_next(Fault(503), times=5, vendor="segment")
+    result = run("flush", "--config", str(cfg), "--now")
+    assert result.exit_code == 1
+    assert "segment: 25 left: backing off until" in result.output
+    assert len(emu.events("intilery_mobile")) == 25
+
+
+def test_flush_needs_a_config_and_says_so(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "q.db"
+    fill(path, emu, 1)
+    result = run("flush", "--db", str(path))
+    assert result.exit_code != 0 and "--config FILE" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"destinations": [{"type": "Segmant", "write_key": "k"}]}))
+    result = run("flush", "--config", str(bad))
+    assert result.exit_code != 0 and "type must be one of" in result.output and "Segmant" in result.output
+    bad.write_text(json.dumps({"destinations": [{"type": "Segment", "write_key_env": "NO_SUCH_VARIABLE_X"}]}))
+    result = run("flush", "--config", str(bad))
+    assert "NO_SUCH_VARIABLE_X" in result.output and "not set" in result.output
+
+
+def test_config_keys_can_come_from_the_environment(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "q.db"
+    fill(path, emu, 3)
+    cfg = tmp_path / "edgetrack.toml"
+    cfg.write_text(
+        f'path = "{path}"\n[[destinations]]\ntype = "Segment"\nwrite_key_env = "SEGMENT_KEY"\n'
+        f'endpoint = "{emu.url}"\n'
+    )
+    if sys.version_info < (3, 11):
+        cfg = cfg.with_suffix(".json")
+        cfg.write_text(
+            json.dumps(
+                {
+                    "path": str(path),
+                    "destinations": [
+                        {"type": "Segment", "write_key_env": "SEGMENT_KEY", "endpoint": emu.url}
+                    ],
+                }
+            )
+        )
+    result = run("flush", "--now", "--config", str(cfg), SEGMENT_KEY=emu.segment_write_key)
+    assert result.exit_code == 0, result.output
+    assert len(emu.events("segment")) == 3
+
+
+def test_ctrl_c_stops_a_flush_cleanly_and_loses_nothing(tmp_path: Path, emu: Emulator) -> None:
+    """SIGINT during `flush --now` (each upload slowed to 0.3 s): exit 130 after the request in
+    flight; every event is either delivered or still queued, and a second flush sends the rest."""
+    path = tmp_path / "q.db"
+    cfg = config(tmp_path, emu, path, max_events=10)
+    fill(path, emu, 300)
+    ok = Fault(200, body=b'{"success": true}', headers={"Content-Type": "application/json"}, delay=0.3)
+    emu.fail_next(ok, times=1_000, vendor="segment")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgetrack", "flush", "--now", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(emu.events("intilery_mobile")) < 300 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the fast lane is done: the slow one is mid-way
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "nothing is lost" in err
+    emu.clear_faults()
+    store = SQLiteStore.open(path)
+    try:
+        lane = {s.name: s for s in store.lane_states(time.time())}["segment"]
+        delivered = store.counters()["segment"][("delivered", "")]
+    finally:
+        store.close()
+    assert 0 < delivered < 300 and lane.pending == 300 - delivered
+    assert run("flush", "--now", "--config", str(cfg)).exit_code == 0
+    assert len(emu.events("segment")) == 300 - delivered
+
+
+def make_dead_letters(path: Path, emu: Emulator) -> None:
+    emu.fail_next(Fault(400, body=b'{"error": "bad event"}'), times=1, vendor="segment")
+    dests = [Segment(emu.segment_write_key, endpoint=emu.url, max_events=1)]
+    with Client(dests, path=path, flush_at=1) as client:
+        for i in range(3):
+            client.track("u", "Bad" if i == 0 else "Good", {"i": i})
+            client.flush(10)
+
+
+def test_dead_letters_list_requeue_and_purge(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "q.db"
+    make_dead_letters(path, emu)
+    listed = run("dead-letters", "list", "--db", str(path))
+    assert listed.exit_code == 0, listed.output
+    assert "segment" in listed.output and '"Bad"' in listed.output and "bad event" in listed.output
+    rows = [
+        json.loads(line)
+        for line in run("dead-letters", "list", "--db", str(path), "--json").output.splitlines()
+    ]
+    assert [row["event"]["event"] for row in rows] == ["Bad"]
+    exported = run("export", "--db", str(path), "--dead").stdout.splitlines()
+    assert [json.loads(line)["reason"] for line in exported] == [rows[0]["reason"]]
+
+    refused = run("dead-letters", "requeue", "--db", str(path))
+    assert refused.exit_code == 2 and "--all" in refused.output  # nothing selected: say how
+    requeued = run("dead-letters", "requeue", "--db", str(path), "--id", str(rows[0]["id"]))
+    assert "requeued 1 dead letter" in requeued.output
+    assert "segment: pending 1" in run("status", "--db", str(path)).output
+    cfg = tmp_path / "c.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "path": str(path),
+                "destinations": [
+                    {"type": "Segment", "write_key": emu.segment_write_key, "endpoint": emu.url}
+                ],
+            }
+        )
+    )
+    assert run("flush", "--now", "--config", str(cfg)).exit_code == 0
+    assert [e["event"] for e in emu.events("segment")] == ["Good", "Good", "Bad"]
+
+    make_dead_letters(path, emu)
+    purged = run("dead-letters", "purge", "--db", str(path), "--all", "--yes")
+    assert "purged 1 dead letter" in purged.output
+    assert "no dead letters" in run("dead-letters", "list", "--db", str(path)).output
+
+
+def test_missing_corrupt_foreign_and_locked_files_are_clear_errors(tmp_path: Path, emu: Emulator) -> None:
+    missing = run("peek", "--db", str(tmp_path / "nope.db"))
+    assert missing.exit_code == 1 and "no queue file" in missing.output and "--db" in missing.output
+    assert not (tmp_path / "nope.db").exists()
+
+    corrupt = tmp_path / "corrupt.db"
+    garbage = b"this is not a database " * 100
+    corrupt.write_bytes(garbage)
+    result = run("status", "--db", str(corrupt))
+    assert (
+        result.exit_code == 1 and "corrupt" in result.output and "moves a corrupt file aside" in result.output
+    )
+    assert corrupt.read_bytes() == garbage and sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.db"]
+
+    foreign = tmp_path / "foreign.db"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    result = run("dead-letters", "purge", "--db", str(foreign), "--all", "--yes")
+    assert result.exit_code == 1 and "not an edgetrack queue file" in result.output
+    tables = sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("notes",)]  # nothing created in somebody else's file
+
+    path = tmp_path / "q.db"
+    fill(path, emu, 4)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+    holder.execute("COMMIT")  # exclusive locking mode keeps the lock after the commit
+    try:
+        result = run("status", "--db", str(path), "--wait", "0.2")
+        assert result.exit_code == 1 and "locked by another process" in result.output
+        assert "--wait" in result.output
+    finally:
+        holder.close()
+    assert "segment: pending 4" in run("status", "--db", str(path)).output  # intact once released
+
+
+def test_status_is_safe_while_an_app_is_tracking(tmp_path: Path, emu: Emulator) -> None:
+    """A second process reads the queue while this one keeps writing: no error, no lock-up."""
+    path = tmp_path / "q.db"
+    with Client([Segment(emu.segment_write_key, endpoint=emu.url)], path=path, send=False) as client:
+        client.track("u", "E")
+        client.flush(0)
+        env = {**os.environ, "EDGETRACK_DB": str(path)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgetrack", "status", "--json"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2_000):
+            client.track("u", "E", {"i": i})
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert json.loads(out)["lanes"][0]["name"] == "segment"
