@@ -95,6 +95,28 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 _encode = _ENCODER.encode
 
 
+def _fast_encoder() -> Callable[[object], str]:
+    """The C encoder ``_ENCODER`` uses, built once instead of once a call, with no cycle check
+    (a cycle raises RecursionError, which the slow path then names): the same JSON for half
+    the cost."""
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - Python builds without the C accelerator
+        return _encode
+    if c_make_encoder is None or c_encode_basestring is None:  # pragma: no cover
+        return _encode
+    encoder = c_make_encoder(None, _json_default, c_encode_basestring, None, ":", ",", False, False, False)
+    join = "".join
+
+    def encode(value: object) -> str:
+        return join(encoder(value, 0))
+
+    return encode
+
+
+_fast = _fast_encoder()
+
+
 def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None:
     """Find the first value JSON cannot carry and say what to change (slow path, errors only)."""
     if depth > 800:
@@ -274,8 +296,10 @@ class MessageBuilder:
             msg["context"] = merged
             body = self._dumps(kind, msg)
         else:
-            body = self._dumps(kind, msg)[:-1] + self._context_json
-            # The caller's own copy (two levels, as deep as the default context goes).
+            try:  # the common case: encode the envelope without the context, splice that in
+                body = _fast(msg)[:-1] + self._context_json
+            except (TypeError, ValueError, RecursionError):
+                body = self._dumps(kind, msg)  # raises, naming the value and what to change
             msg["context"] = _plain(self._context)  # the caller's own copy, safe to change
         size = len(body) if body.isascii() else self._utf8_size(body, msg)
         if size > self._max_event_bytes:

@@ -31,6 +31,17 @@ Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
 
 _TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on every commit
 
+# Rows go in as multi-row INSERTs of these sizes (largest first): one statement releases the
+# GIL once for all its rows, where executemany() releases and re-takes it for every row, and
+# an app thread building events then holds the writer up to a switch interval each time.
+# A fixed set of sizes keeps every statement in the connection's cache. SQLite before 3.32
+# allows 999 parameters (5 a row).
+_CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
+_INSERT = {
+    n: "INSERT INTO events (type, message_id, body, size, created) VALUES " + ",".join(["(?,?,?,?,?)"] * n)
+    for n in _CHUNKS
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -166,10 +177,11 @@ class SQLiteStore(DeadLetters, Reading):
         Returns the number of pending events dropped per lane (normally empty).
         """
         with self._tx() as conn:
-            conn.executemany(
-                "INSERT INTO events (type, message_id, body, size, created) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            start, left = 0, len(rows)
+            for n in _CHUNKS:
+                while left >= n:
+                    conn.execute(_INSERT[n], [value for row in rows[start : start + n] for value in row])
+                    start, left = start + n, left - n
             added = sum(row[3] for row in rows)
             total_events, total_bytes = conn.execute(
                 "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1 "
