@@ -1,8 +1,11 @@
 """Any Segment-compatible HTTP Tracking API: ``POST {endpoint}/v1/batch``.
 
 For Segment itself and for collectors that speak its protocol (RudderStack, Jitsu, ...).
-Contract: ``specs/vendor-apis.md`` section 1.2 (500 KB a batch, 32 KB an event, write key in
-the body or as the Basic-auth user). Stored envelopes are joined without re-parsing.
+Contract: ``specs/vendor-apis.md`` section 1.2 (500 KB and 2,500 events a batch, 32 KB an
+event, write key in the body or as the Basic-auth user). Stored envelopes are joined without
+re-parsing. Batches hold up to 1,000 events (analytics-python sends 100): a tenth of the
+requests, so a tenth of the per-request CPU and of the radio wake-ups; 475,000 bytes still
+caps each one.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class Segment(BaseDestination):
         *,
         endpoint: str = "https://api.segment.io",
         name: str = "segment",
-        max_events: int = 100,
+        max_events: int = 1000,
         max_bytes: int = 475_000,
         gzip: bool = True,
         allow_http: bool = False,
