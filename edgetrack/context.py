@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import locale
 import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,13 +43,26 @@ def _locale() -> str | None:
     return name.split(".", 1)[0].replace("_", "-")
 
 
+def _release(mobile: bool = False) -> str:
+    if hasattr(os, "uname") and not mobile:  # what platform.release() reads there, unimported
+        return os.uname().release
+    import platform  # on Android and iOS (3.13+) it gives the OS version, not the kernel's
+
+    return platform.release()
+
+
 def _os() -> dict[str, str]:
     if hasattr(sys, "getandroidapilevel") or "ANDROID_ARGUMENT" in os.environ:
-        return {"name": "Android", "version": platform.release()}
+        return {"name": "Android", "version": _release(mobile=True)}
     if sys.platform == "ios":
-        return {"name": "iOS", "version": platform.release()}
+        return {"name": "iOS", "version": _release(mobile=True)}
     names = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}
-    return {"name": names.get(sys.platform, platform.system()), "version": platform.release()}
+    name = names.get(sys.platform)
+    if name is None:
+        import platform
+
+        name = platform.system()
+    return {"name": name, "version": _release()}
 
 
 def default_context(app_name: str | None, app_version: str | None) -> dict[str, Any]:

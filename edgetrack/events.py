@@ -13,10 +13,12 @@ import json
 import math
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+    from uuid import UUID
 
 from edgetrack.errors import EventTypeError, EventValueError
 
@@ -73,7 +75,16 @@ def iso_utc(value: _dt.datetime) -> str:
     )
 
 
+def _decimal_and_uuid() -> tuple[type[Decimal], type[UUID]]:
+    """Imported on first need: neither is on the path to the first ``track()``."""
+    import decimal
+    import uuid
+
+    return decimal.Decimal, uuid.UUID
+
+
 def _json_default(value: object) -> object:
+    Decimal, UUID = _decimal_and_uuid()
     if isinstance(value, _dt.datetime):
         return iso_utc(value)
     if isinstance(value, _dt.date):
@@ -82,7 +93,7 @@ def _json_default(value: object) -> object:
         if not value.is_finite():
             raise ValueError("non-finite Decimal")
         return float(value)
-    if isinstance(value, uuid.UUID):
+    if isinstance(value, UUID):
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
@@ -123,7 +134,7 @@ def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None
         return f"{path} is nested too deeply for JSON; flatten it"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{path} is {value!r}, which JSON cannot carry; send None or a finite number"
-    if isinstance(value, Decimal) and not value.is_finite():
+    if isinstance(value, _decimal_and_uuid()[0]) and not value.is_finite():
         return f"{path} is Decimal({str(value)!r}), which JSON cannot carry; send None or a number"
     if isinstance(value, str):
         try:
@@ -198,7 +209,7 @@ def _check_id(name: str, value: object) -> str | None:
         return None
     if isinstance(value, str):
         return value or None
-    if isinstance(value, bool) or not isinstance(value, (int, float, uuid.UUID)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, _decimal_and_uuid()[1])):
         raise EventTypeError(f"{name} must be a str or a number, not {type(value).__name__}")
     return str(value)
 

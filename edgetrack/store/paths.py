@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 __all__ = ["default_path", "ensure_private_file", "load_anonymous_id"]
@@ -41,6 +40,8 @@ def load_anonymous_id(folder: Path) -> str:
     except (FileNotFoundError, UnicodeDecodeError):
         pass
     folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    import uuid
+
     candidate = str(uuid.uuid4())
     tmp = folder / f".anonymous_id.{candidate}"
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
