@@ -176,7 +176,8 @@ class Scheduler:
             found = self.policy.due_at(pending=state.pending, oldest_created=oldest, now=now, power=power)
             if found is None:  # offline: look at the network again, less often the longer it lasts
                 found = now + self._offline_wait
-                self._offline_wait = min(self._offline_wait * 2, OFFLINE_PROBE_MAX)
+                if getattr(power, "on_battery", False):  # on mains looking is free: stay at 30 s
+                    self._offline_wait = min(self._offline_wait * 2, OFFLINE_PROBE_MAX)
             due = max(found, self._not_before)
         return min(due, now + MAX_SLEEP)
 

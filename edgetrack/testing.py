@@ -1,8 +1,9 @@
 """Helpers for testing apps that use edgetrack (and for edgetrack's own tests).
 
-``FakeClock`` drives the scheduler in simulated time; ``RecordingSender`` answers requests
-from a script without any network; ``make_client`` builds a client whose scheduler thread is
-never started, so a test steps it with ``client_step``.
+``FakeClock`` drives the scheduler in simulated time (``Client(clock=...)``);
+``RecordingSender`` answers requests from a script without any network
+(``Client(sender=lambda: recorder)``); ``decode_request`` reads a request's JSON body;
+``ManualPower`` and ``StaticPower`` set the power and network state (``Client(power=...)``).
 """
 
 from __future__ import annotations

@@ -65,3 +65,45 @@ def test_toga_keeps_the_apps_handlers_and_shuts_down_on_exit(tmp_path: Path) -> 
     assert app.on_exit(app) is True
     assert client.track("u", "Closed")[0] is False
     assert calls == ["app hide", "app exit"]
+
+
+TOGA_APP = """
+import toga
+from edgetrack import Client
+from edgetrack.integrations import bind_toga
+
+seen = []
+
+class App(toga.App):
+    def startup(self):
+        self.main_window = toga.MainWindow()
+        self.main_window.on_hide = lambda window, **kw: seen.append(("hide", window is self.main_window))
+        self.main_window.on_show = lambda window, **kw: seen.append(("show", window is self.main_window))
+        self.client = Client([], path=PATH, send=False)
+        self.client.power_changed = lambda: seen.append(("power_changed", True))
+        bind_toga(self, self.client)
+        self.main_window.show()
+
+app = App("Shop", "org.example.shop")
+app.main_loop()
+seen.clear()
+app.main_window.hide()
+app.main_window.show()
+print(seen)
+"""
+
+
+def test_toga_keeps_the_apps_own_handlers_under_real_toga(tmp_path: Path) -> None:
+    """With real Toga (dummy backend), which wraps handlers: the app's on_hide/on_show are called
+    once each with the window, and bind_toga's power re-read follows each."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOGA_BACKEND": "toga_dummy", "TOGA_DUMMY_HOME": str(tmp_path / "toga")}
+    code = TOGA_APP.replace("PATH", repr(str(tmp_path / "q.db")))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr and "TypeError" not in out.stderr, out.stderr
+    expected = [("hide", True), ("power_changed", True), ("show", True), ("power_changed", True)]
+    assert out.stdout.strip().splitlines()[-1] == repr(expected)

@@ -95,14 +95,20 @@ def test_scheduler_defers_on_battery_and_sends_on_mains(tmp_path: Path) -> None:
     r.store.close()
 
 
-def test_offline_sends_nothing_and_probes_with_growing_waits(tmp_path: Path) -> None:
-    """Offline: no upload attempt; the scheduler re-checks after 30 s, then 60 s, ...; online resumes."""
+@pytest.mark.parametrize(
+    ("on_battery", "expected"), [(True, [30.0, 60.0, 120.0]), (False, [30.0, 30.0, 30.0])]
+)
+def test_offline_sends_nothing_and_probes_with_growing_waits(
+    tmp_path: Path, on_battery: bool, expected: list[float]
+) -> None:
+    """Offline: no upload attempt; on battery the scheduler re-checks after 30 s, then 60 s, ...
+    (each look wakes the CPU); on mains every 30 s, so a kiosk resumes promptly. Online resumes."""
     from edgetrack.destinations import IntileryMobile
     from edgetrack.testing import RecordingSender
     from tests.test_scheduler import Rig
 
     class Probe:
-        state = Power(online=False)
+        state = Power(online=False, on_battery=on_battery)
 
         def read(self, now: float) -> Power:
             return self.state
@@ -117,7 +123,7 @@ def test_offline_sends_nothing_and_probes_with_growing_waits(tmp_path: Path) -> 
         assert deadline is not None
         waits.append(deadline - r.clock.now())
         r.clock.set(deadline)
-    assert r.sender.requests == [] and waits == [30.0, 60.0, 120.0]
+    assert r.sender.requests == [] and waits == expected
     probe.state = MAINS
     r.scheduler.run_once()
     assert len(r.sender.events()) == 50

@@ -162,6 +162,7 @@ def test_fan_out_one_destination_down_does_not_hold_the_other(tmp_path: Path) ->
         )
         for n in range(30):
             client.track("u1", "E", {"n": n})
+        assert client._writer.wait_committed(timeout=10)  # the scheduler's flush sends what is on disk
         assert client._scheduler_now()[0].flush(5) is True  # segment's lane alone
         assert len(emu.events("segment")) == 30 and emu.events("parcelvoy") == []
         assert client.stats().lanes["parcelvoy"].pending == 30

@@ -17,6 +17,9 @@ __all__ = ["bind_toga"]
 
 
 def _chain(previous: Any, ours: Any) -> Any:
+    # Toga hands back its own wrapper, which adds the widget itself: chain the app's function.
+    previous = getattr(previous, "_raw", previous)
+
     def handler(widget: Any, **kwargs: Any) -> Any:
         result = previous(widget, **kwargs) if callable(previous) else None
         if inspect.isawaitable(result):  # an async handler of the app's: let Toga run it
