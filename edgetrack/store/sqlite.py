@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +33,17 @@ Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
 
 _TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on every commit
 
-# Rows go in as multi-row INSERTs of these sizes (largest first): one statement releases the
-# GIL once for all its rows, where executemany() releases and re-takes it for every row, and
-# an app thread building events then holds the writer up to a switch interval each time.
-# A fixed set of sizes keeps every statement in the connection's cache. SQLite before 3.32
-# allows 999 parameters (5 a row).
-_CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
-_INSERT = {
-    n: "INSERT INTO events (type, message_id, body, size, created) VALUES " + ",".join(["(?,?,?,?,?)"] * n)
-    for n in _CHUNKS
-}
+# Rows go in as one multi-row INSERT per group (up to _MAX_ROWS rows): one statement releases
+# the GIL once for all its rows, where executemany() releases and re-takes it for every row,
+# and while an app thread is building events each re-take can wait a switch interval (5 ms).
+# SQLite before 3.32 allows 999 parameters (5 a row).
+_MAX_ROWS = 199 if sqlite3.sqlite_version_info < (3, 32) else 500
+
+
+@lru_cache(maxsize=64)
+def _insert(n: int) -> str:
+    values = ",".join(["(?,?,?,?,?)"] * n)
+    return f"INSERT INTO events (type, message_id, body, size, created) VALUES {values}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +180,9 @@ class SQLiteStore(DeadLetters, Reading):
         Returns the number of pending events dropped per lane (normally empty).
         """
         with self._tx() as conn:
-            start, left = 0, len(rows)
-            for n in _CHUNKS:
-                while left >= n:
-                    conn.execute(_INSERT[n], [value for row in rows[start : start + n] for value in row])
-                    start, left = start + n, left - n
+            for start in range(0, len(rows), _MAX_ROWS):
+                part = rows[start : start + _MAX_ROWS]
+                conn.execute(_insert(len(part)), list(chain.from_iterable(part)))
             added = sum(row[3] for row in rows)
             total_events, total_bytes = conn.execute(
                 "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1 "
