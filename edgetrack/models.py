@@ -9,13 +9,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["Limits", "Outcome", "OutcomeKind", "QueuedEvent", "Request", "Response"]
 
 
-@dataclass(frozen=True, slots=True)
-class QueuedEvent:
-    """One event as stored: its queue id, call type, messageId, JSON body and enqueue time."""
+class QueuedEvent(NamedTuple):
+    """One event as stored: its queue id, call type, messageId, JSON body and enqueue time.
+    A named tuple: a claim builds a thousand of them, and a frozen dataclass costs 3x more."""
 
     id: int
     type: str

@@ -79,10 +79,12 @@ def with_fields(body: str, fields: str) -> str:
 
 
 def gzip_body(text: str) -> bytes:
-    # Level 6 costs ~1 ms per 100 KB here and saves ~85 % of the radio time for the bytes.
+    """Level 3: ~1.8 us an event here where level 6 costs 4.4 us, for 14 % more bytes (47 vs 41
+    an event on a varied batch, 420 uncompressed). A radio wake-up's tail costs joules; the
+    bytes and the CPU either way, millijoules: take the cheaper CPU."""
     import gzip
 
-    return gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+    return gzip.compress(text.encode("utf-8"), compresslevel=3, mtime=0)
 
 
 def standard_outcome(response: Response) -> Outcome:

@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -33,17 +32,16 @@ Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
 
 _TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on every commit
 
-# Rows go in as one multi-row INSERT per group (up to _MAX_ROWS rows): one statement releases
-# the GIL once for all its rows, where executemany() releases and re-takes it for every row,
-# and while an app thread is building events each re-take can wait a switch interval (5 ms).
-# SQLite before 3.32 allows 999 parameters (5 a row).
-_MAX_ROWS = 199 if sqlite3.sqlite_version_info < (3, 32) else 500
-
-
-@lru_cache(maxsize=64)
-def _insert(n: int) -> str:
-    values = ",".join(["(?,?,?,?,?)"] * n)
-    return f"INSERT INTO events (type, message_id, body, size, created) VALUES {values}"
+# Rows go in as multi-row INSERTs of these sizes (largest first): one statement releases the
+# GIL once for all its rows, where executemany() releases and re-takes it for every row, and
+# while an app thread is building events each re-take can wait a switch interval (5 ms).
+# A fixed set of sizes keeps the statement cache (and so memory) small: one statement per
+# distinct size cost ~0.25 MB each. SQLite before 3.32 allows 999 parameters (5 a row).
+_CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
+_INSERT = {
+    n: "INSERT INTO events (type, message_id, body, size, created) VALUES " + ",".join(["(?,?,?,?,?)"] * n)
+    for n in _CHUNKS
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +178,11 @@ class SQLiteStore(DeadLetters, Reading):
         Returns the number of pending events dropped per lane (normally empty).
         """
         with self._tx() as conn:
-            for start in range(0, len(rows), _MAX_ROWS):
-                part = rows[start : start + _MAX_ROWS]
-                conn.execute(_insert(len(part)), list(chain.from_iterable(part)))
+            start, left = 0, len(rows)
+            for n in _CHUNKS:
+                while left >= n:
+                    conn.execute(_INSERT[n], list(chain.from_iterable(rows[start : start + n])))
+                    start, left = start + n, left - n
             added = sum(row[3] for row in rows)
             total_events, total_bytes = conn.execute(
                 "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1 "
@@ -270,11 +270,13 @@ class SQLiteStore(DeadLetters, Reading):
                 return None
             events: list[QueuedEvent] = []
             used = 0
-            for event_id, kind, message_id, body, created, size in rows:
+            make = QueuedEvent._make
+            for row in rows:
+                size = row[5]
                 if events and used + size + overhead > max_bytes:
                     break
                 used += size + overhead
-                events.append(QueuedEvent(event_id, kind, message_id, body, created))
+                events.append(make(row[:5]))
             hi = events[-1].id
             conn.execute(
                 "UPDATE lanes SET lease_owner = ?, lease_until = ?, lease_hi = ? WHERE name = ?",
