@@ -126,6 +126,7 @@ def _fast_encoder() -> Callable[[object], str]:
 
 
 _fast = _fast_encoder()
+_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None:
@@ -307,10 +308,24 @@ class MessageBuilder:
             msg["context"] = merged
             body = self._dumps(kind, msg)
         else:
-            try:  # the common case: encode the envelope without the context, splice that in
-                body = _fast(msg)[:-1] + self._context_json
+            # The common case: only the caller's values are encoded; the rest is spliced in.
+            # The same bytes as encoding ``msg`` whole (the golden tests hold it), for less.
+            stamp = msg["timestamp"]
+            parts = ['{"type":"', kind, '","messageId":', _string(mid), ',"timestamp":"', stamp, '"']
+            if uid is not None:
+                parts += (',"userId":', _string(uid))
+            if aid is not None:
+                parts += (',"anonymousId":', _string(aid))
+            try:
+                for key, value in fields.items():  # our own keys: plain ASCII names
+                    parts += (',"', key, '":', _string(value) if type(value) is str else _fast(value))
+                if integ:
+                    parts += (',"integrations":', _fast(integ))
             except (TypeError, ValueError, RecursionError):
-                body = self._dumps(kind, msg)  # raises, naming the value and what to change
+                self._dumps(kind, msg)  # raises, naming the value and what to change
+                raise  # pragma: no cover - the slow path always raises where the fast one did
+            parts.append(self._context_json)
+            body = "".join(parts)
             msg["context"] = _plain(self._context)  # the caller's own copy, safe to change
         size = len(body) if body.isascii() else self._utf8_size(body, msg)
         if size > self._max_event_bytes:

@@ -475,3 +475,27 @@ def test_page_name_and_category_must_be_str(client: Client, argument: str) -> No
     """A page name or category that is not a str raises EventTypeError naming it."""
     with pytest.raises(EventTypeError, match=argument):
         client.page("u", **{argument: 5})
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.track('u "quoted" \\ back', 'Événement \n "x"', {"k": 'v"\u2028'}, message_id='m"1'),
+        lambda c: c.track(42, "E", None, anonymous_id="a\x00b", integrations={"All": False, "x\\": 1}),
+        lambda c: c.identify("u", {"email": "ann@example.com", "n": [1, 2.5, None, True]}),
+        lambda c: c.page("u", "Home\t", {"path": "/"}, category="Docs"),
+        lambda c: c.screen("u", "Café ☕", None),
+        lambda c: c.alias('old "id"', "new"),
+        lambda c: c.group("u", "g", {"name": "Acme 🚀"}),
+    ],
+)
+def test_spliced_body_is_byte_for_byte_the_json_of_the_message(client: Client, call: Any) -> None:
+    """The fast path builds the body from pieces; it must equal encoding the whole message."""
+    _, msg = call(client)
+    assert client._writer.wait_committed(timeout=5)
+    store = SQLiteStore.open(client.path)
+    try:
+        body = store.peek(limit=10)[-1].body
+    finally:
+        store.close()
+    assert body == json.dumps(msg, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
