@@ -14,9 +14,14 @@ their keys out of code. TOML (Python >= 3.11) or JSON, chosen by the file's exte
     write_key = "wk_123"
     endpoint = "https://api.segment.io"
 
-Every other key is passed to the class as a keyword argument, so the names are the
-constructor's (``write_key``, ``api_key``, ``endpoint``, ``name``, ...). ``EDGETRACK_CONFIG``
-names the file when the CLI gets no ``--config``.
+    [client]                                    # optional: Client options
+    durable = true
+    flush_at = 50
+
+Every other key of a destination is passed to the class as a keyword argument, so the names
+are the constructor's (``write_key``, ``api_key``, ``endpoint``, ``name``, ...). ``[client]``
+takes the plain ``Client`` options in ``CLIENT_OPTIONS``; ``ConfigFile.client()`` builds the
+client. ``EDGETRACK_CONFIG`` names the file when the CLI gets no ``--config``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,17 @@ from typing import Any
 
 from edgetrack.errors import ConfigError
 
-__all__ = ["ConfigFile", "load_config"]
+__all__ = ["CLIENT_OPTIONS", "ConfigFile", "load_config"]
+
+CLIENT_OPTIONS = (
+    "app_version",
+    "auto_anonymous_id",
+    "durable",
+    "flush_at",
+    "flush_interval",
+    "send",
+    "shutdown_timeout",
+)
 
 _TYPES = ("IntileryMobile", "IntileryEvents", "Parcelvoy", "Encharge", "BatchCom", "Segment")
 
@@ -43,6 +58,14 @@ class ConfigFile:
     destinations: list[Any] = field(default_factory=list)
     path: Path | None = None
     app_name: str = "edgetrack"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, **overrides: Any) -> Any:
+        """A ``Client`` with this file's destinations, queue file and options (``overrides`` win)."""
+        from edgetrack.client import Client
+
+        kwargs: dict[str, Any] = {"path": self.path, "app_name": self.app_name, **self.options, **overrides}
+        return Client(self.destinations, **kwargs)
 
 
 def _parse(source: Path) -> dict[str, Any]:
@@ -97,9 +120,13 @@ def load_config(source: str | os.PathLike[str]) -> ConfigFile:
     """Read a config file; raises ``ConfigError`` naming the file, the entry and what to change."""
     source = Path(source)
     data = _parse(source)
-    unknown = sorted(set(data) - {"app_name", "path", "destinations"})
+    unknown = sorted(set(data) - {"app_name", "path", "destinations", "client"})
     if unknown:
-        raise ConfigError(f"{source}: unknown keys {unknown}; expected app_name, path and destinations")
+        raise ConfigError(f"{source}: unknown keys {unknown}; expected app_name, path, destinations, client")
+    options = data.get("client", {})
+    if not isinstance(options, dict) or set(options) - set(CLIENT_OPTIONS):
+        bad = sorted(set(options) - set(CLIENT_OPTIONS)) if isinstance(options, dict) else options
+        raise ConfigError(f"{source}: [client] takes {', '.join(CLIENT_OPTIONS)}; not {bad}")
     entries = data.get("destinations", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: 'destinations' must be a list of tables/objects")
@@ -114,4 +141,5 @@ def load_config(source: str | os.PathLike[str]) -> ConfigFile:
         destinations=[_destination(source, i, entry) for i, entry in enumerate(entries)],
         path=Path(path).expanduser() if path else None,
         app_name=app_name,
+        options=dict(options),
     )

@@ -336,3 +336,27 @@ def test_status_is_safe_while_an_app_is_tracking(tmp_path: Path, emu: Emulator) 
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert json.loads(out)["lanes"][0]["name"] == "segment"
+
+
+def test_config_file_client_options_build_the_client(tmp_path: Path, emu: Emulator) -> None:
+    """`[client]` options reach the Client that `ConfigFile.client()` builds; unknown ones are refused."""
+    from edgetrack.configfile import load_config
+    from edgetrack.errors import ConfigError
+
+    cfg = tmp_path / "c.json"
+    data: dict[str, Any] = {
+        "path": str(tmp_path / "q.db"),
+        "destinations": [{"type": "Segment", "write_key": emu.segment_write_key, "endpoint": emu.url}],
+        "client": {"durable": True, "flush_at": 3},
+    }
+    cfg.write_text(json.dumps(data))
+    with load_config(cfg).client() as client:
+        assert client.durable and client.policy.flush_at == 3 and client.path == tmp_path / "q.db"
+        for i in range(3):
+            client.track("u", "E", {"i": i})
+        assert client.flush(10)
+    assert len(emu.events("segment")) == 3
+    data["client"] = {"durable": True, "retry": 3}
+    cfg.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"\[client\] takes .* not \['retry'\]"):
+        load_config(cfg)
