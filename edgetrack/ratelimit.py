@@ -1,11 +1,15 @@
 """A token bucket per destination, so edgetrack stays under each vendor's published limit.
 
-Pure: it reads no clock; the caller passes ``now`` (seconds, any monotonic origin).
+The bucket is pure: it reads no clock; the caller passes ``now`` (seconds, any monotonic
+origin). ``throttle()`` is the blocking wait built on it, in real (monotonic) time.
 """
 
 from __future__ import annotations
 
-__all__ = ["TokenBucket"]
+import time
+from collections.abc import Callable
+
+__all__ = ["TokenBucket", "throttle"]
 
 
 class TokenBucket:
@@ -35,3 +39,22 @@ class TokenBucket:
         if wait == 0.0:
             self._tokens -= 1
         return wait
+
+
+def throttle(
+    bucket: TokenBucket | None, stopping: Callable[[], bool], nap: Callable[[float], object]
+) -> Callable[[], bool] | None:
+    """A blocking wait for ``bucket``'s next token (None: no limit); False once ``stopping()``.
+    ``nap(seconds)`` is the scheduler's interruptible sleep, so shutdown cuts a wait short."""
+    if bucket is None:
+        return None
+
+    def wait_for_token() -> bool:
+        while not stopping():
+            wait = bucket.take(time.monotonic())
+            if wait == 0.0:
+                return True
+            nap(wait)
+        return False
+
+    return wait_for_token

@@ -21,7 +21,7 @@ from edgetrack.config import Timeouts
 from edgetrack.delivery import DeliveryFailure, deliver
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender
-from edgetrack.ratelimit import TokenBucket
+from edgetrack.ratelimit import TokenBucket, throttle
 from edgetrack.retry import RetryPolicy
 from edgetrack.store.sqlite import LIVE_OWNERS, LaneState, SQLiteStore, make_owner
 
@@ -239,21 +239,11 @@ class Scheduler:
             force = False  # a forced pass overrides backoff once, not after a new failure
 
     def _throttle(self, name: str) -> Callable[[], bool] | None:
-        """Blocks until the lane's token bucket allows a request; False when shutting down."""
-        bucket = self._buckets.get(name)
-        if bucket is None:
-            return None
+        return throttle(self._buckets.get(name), lambda: self._stopping, self._nap)
 
-        def wait_for_token() -> bool:
-            while not self._stopping:
-                wait = bucket.take(time.monotonic())
-                if wait == 0.0:
-                    return True
-                with self._lock:
-                    self._wake.wait(wait)  # shutdown() cuts this short
-            return False
-
-        return wait_for_token
+    def _nap(self, seconds: float) -> None:
+        with self._lock:
+            self._wake.wait(seconds)  # shutdown() cuts this short
 
     def _report(self, failure: DeliveryFailure) -> None:
         # Once per episode: a lane failing the same way again is not news.
