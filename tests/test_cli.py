@@ -360,3 +360,12 @@ def test_config_file_client_options_build_the_client(tmp_path: Path, emu: Emulat
     cfg.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match=r"\[client\] takes .* not \['retry'\]"):
         load_config(cfg)
+
+
+def test_a_queue_path_with_uri_characters_opens(tmp_path: Path, emu: Emulator) -> None:
+    """Spaces, '#' and '?' in the folder name: the read-only check must not read them as URI syntax."""
+    path = tmp_path / "kiosk data #1?" / "q.db"
+    fill(path, emu, 2)
+    result = run("status", "--db", str(path))
+    assert result.exit_code == 0, result.output
+    assert "segment: pending 2" in result.output

@@ -94,7 +94,7 @@ def _check(path: Path, wait: float) -> None:
             f"no queue file at {path}; pass --db PATH (or --config FILE, or --app NAME for the app's default)"
         )
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=wait)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=wait)
     except sqlite3.Error as exc:
         raise click.ClickException(f"cannot open {path}: {exc}") from exc
     try:
