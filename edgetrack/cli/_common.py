@@ -4,10 +4,11 @@ printing times and events."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,15 +25,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Target:
-    """The queue file a command works on, and the config file it came from (if any)."""
+    """The queue file a command works on, the config file it came from (if any), and how long
+    to wait for another process's lock."""
 
     path: Path
     config: ConfigFile | None
+    wait: float = 5.0
+
+    def open(self) -> AbstractContextManager[SQLiteStore]:
+        return open_queue(self.path, self.wait)
 
 
-def queue_options(function: F) -> F:
-    """``--db``, ``--config``, ``--app`` and ``--wait``: which queue file, and how long to wait
-    for another process's lock."""
+def queue_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db``, ``--config``, ``--app`` and ``--wait``, resolved into one ``target: Target``
+    argument: which queue file, and how long to wait for another process's lock."""
+
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        db_path: Path | None,
+        config_path: Path | None,
+        app_name: str | None,
+        wait: float,
+        **kwargs: Any,
+    ) -> Any:
+        return function(*args, target=resolve(db_path, config_path, app_name, wait), **kwargs)
+
     options = [
         click.option(
             "--db",
@@ -62,12 +80,13 @@ def queue_options(function: F) -> F:
             help="Seconds to wait for another process's lock on the queue file.",
         ),
     ]
+    decorated: Callable[..., Any] = command
     for option in reversed(options):
-        function = option(function)
-    return function
+        decorated = option(decorated)
+    return decorated
 
 
-def resolve(db_path: Path | None, config_path: Path | None, app_name: str | None) -> Target:
+def resolve(db_path: Path | None, config_path: Path | None, app_name: str | None, wait: float) -> Target:
     """The queue file to use: --db, else the config file's ``path``, else the app's default."""
     config = None
     if config_path is not None:
@@ -79,12 +98,12 @@ def resolve(db_path: Path | None, config_path: Path | None, app_name: str | None
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     if db_path is not None:
-        return Target(db_path, config)
+        return Target(db_path, config, wait)
     if config is not None and config.path is not None:
-        return Target(config.path, config)
+        return Target(config.path, config, wait)
     from edgetrack.store import default_path
 
-    return Target(default_path(app_name or (config.app_name if config else "edgetrack")), config)
+    return Target(default_path(app_name or (config.app_name if config else "edgetrack")), config, wait)
 
 
 def _check(path: Path, wait: float) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from edgetrack.cli._common import open_queue, queue_options, resolve, when
+from edgetrack.cli._common import Target, queue_options, when
 
 
 def _totals(stats: Any, names: list[str]) -> tuple[int, int, int]:
@@ -49,10 +48,7 @@ def _why_left(lane: Any, now: float, due_only: bool) -> str:
     help="Stop after this many seconds (what is left stays queued).",
 )
 def flush(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     now: bool,
     timeout: float | None,
 ) -> None:
@@ -65,13 +61,12 @@ def flush(
     from edgetrack import Client
     from edgetrack.retry import RetryPolicy
 
-    target = resolve(db_path, config_path, app_name)
     if target.config is None or not target.config.destinations:
         raise click.ClickException(
             "flush needs the destinations and their keys: pass --config FILE (or set EDGETRACK_CONFIG); "
             "see the README's 'Config file' section"
         )
-    with open_queue(target.path, wait):  # a missing, locked or corrupt file stops here, untouched
+    with target.open():  # a missing, locked or corrupt file stops here, untouched
         pass
     names = [d.name for d in target.config.destinations]
     client = Client(

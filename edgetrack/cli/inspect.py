@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from edgetrack.cli._common import (
     F,
+    Target,
     describe,
     dumps,
     event_json,
     event_line,
-    open_queue,
     queue_options,
-    resolve,
     when,
 )
 
@@ -50,15 +48,12 @@ def _lane_lines(lane: Any) -> list[str]:
 @click.command()
 @queue_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def status(
-    db_path: Path | None, config_path: Path | None, app_name: str | None, wait: float, as_json: bool
-) -> None:
+def status(target: Target, as_json: bool) -> None:
     """Show each destination lane: pending, oldest age, in flight, paused until and why, next
     attempt, delivered / dead-lettered / dropped counts by reason, last error; and the file."""
     from edgetrack.lanestats import lane_stats
 
-    target = resolve(db_path, config_path, app_name)
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         now = time.time()
         counts = store.counters()
         lanes = [lane_stats(s, counts.get(s.name, {}), now) for s in store.lane_states(now)]
@@ -100,17 +95,13 @@ def _lane_option(function: F) -> F:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
 def peek(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     lane: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
     """Show the oldest pending events: the next ones to be sent."""
-    target = resolve(db_path, config_path, app_name)
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         events = store.peek(lane, limit)
     for event in events:
         click.echo(dumps(event_json(event)) if as_json else event_line(event))
@@ -129,18 +120,14 @@ def peek(
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
 def tail(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     lane: str | None,
     limit: int,
     follow: bool,
     as_json: bool,
 ) -> None:
     """Show the newest queued events, oldest of them first; --follow keeps watching."""
-    target = resolve(db_path, config_path, app_name)
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         events = list(reversed(store.peek(lane, limit, newest=True)))
         last = events[-1].id if events else 0
         for event in events:
@@ -188,10 +175,7 @@ def _dead_json(letter: Any) -> dict[str, Any]:
     help="File to write (default: standard output).",
 )
 def export(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     lane: str | None,
     fmt: str,
     dead: bool,
@@ -199,9 +183,8 @@ def export(
 ) -> None:
     """Write every pending event (or dead letter) with its queue metadata, the envelope under
     "event"; `jq -c .event` gives the envelopes alone. Read in pages: memory stays flat."""
-    target = resolve(db_path, config_path, app_name)
     count = 0
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         if fmt == "json":
             output.write("[")
         after = 0
@@ -256,17 +239,13 @@ def _select_options(function: F) -> F:
 @click.option("-n", "--limit", default=100, show_default=True, type=click.IntRange(min=1), help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
 def dead_list(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     lane: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
     """Show dead letters, oldest first, with the lane, the reason and the server's message."""
-    target = resolve(db_path, config_path, app_name)
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         letters = store.dead_letters(lane, limit)
     for letter in letters:
         if as_json:
@@ -286,10 +265,7 @@ def dead_list(
 @queue_options
 @_select_options
 def dead_requeue(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     ids: tuple[int, ...],
     lane: str | None,
     everything: bool,
@@ -297,8 +273,7 @@ def dead_requeue(
     """Queue dead letters again, for their own lane only (after you fixed the cause). A running
     app picks them up on its next pass; `edgetrack flush` sends them now."""
     chosen = _selection(ids, lane, everything, "requeue")
-    target = resolve(db_path, config_path, app_name)
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         count = store.requeue_dead(chosen, lane=lane)
     click.echo(f"requeued {count} dead letter{'s' * (count != 1)}")
 
@@ -308,10 +283,7 @@ def dead_requeue(
 @_select_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def dead_purge(
-    db_path: Path | None,
-    config_path: Path | None,
-    app_name: str | None,
-    wait: float,
+    target: Target,
     ids: tuple[int, ...],
     lane: str | None,
     everything: bool,
@@ -319,9 +291,8 @@ def dead_purge(
 ) -> None:
     """Delete dead letters for good (export them first if you may want them)."""
     chosen = _selection(ids, lane, everything, "purge")
-    target = resolve(db_path, config_path, app_name)
     if not yes:
         click.confirm(f"delete the selected dead letters from {target.path} for good?", abort=True)
-    with open_queue(target.path, wait) as store:
+    with target.open() as store:
         count = store.purge_dead(chosen, lane=lane)
     click.echo(f"purged {count} dead letter{'s' * (count != 1)}")

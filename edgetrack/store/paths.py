@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_path", "ensure_private_file", "load_anonymous_id"]
+__all__ = ["default_path", "ensure_private_file", "load_anonymous_id", "quarantine"]
 
 
 def default_path(app_name: str) -> Path:
@@ -61,3 +61,13 @@ def load_anonymous_id(folder: Path) -> str:
         if tmp.exists():
             tmp.unlink()
     return candidate
+
+
+def quarantine(path: Path, now: float) -> Path:
+    """Move a corrupt queue file (and its WAL) aside as ``<name>.corrupt-<time>``."""
+    target = path.with_name(f"{path.name}.corrupt-{int(now)}")
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            source.rename(target.with_name(target.name + suffix))
+    return target

@@ -21,7 +21,7 @@ from edgetrack.errors import StorageError
 from edgetrack.models import QueuedEvent
 from edgetrack.store.dead_letters import DeadLetter, DeadLetters
 from edgetrack.store.owners import LIVE_OWNERS, make_owner, owner_is_dead
-from edgetrack.store.paths import ensure_private_file
+from edgetrack.store.paths import ensure_private_file, quarantine
 from edgetrack.store.reading import LaneState, Reading
 from edgetrack.store.schema import migrate
 
@@ -32,16 +32,11 @@ Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
 
 _TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on every commit
 
-# Rows go in as multi-row INSERTs of these sizes (largest first): one statement releases the
-# GIL once for all its rows, where executemany() releases and re-takes it for every row, and
-# while an app thread is building events each re-take can wait a switch interval (5 ms).
-# A fixed set of sizes keeps the statement cache (and so memory) small: one statement per
-# distinct size cost ~0.25 MB each. SQLite before 3.32 allows 999 parameters (5 a row).
+# Multi-row INSERTs of fixed sizes (largest first): one GIL release a statement, not one a row
+# as executemany(), and few cached statements (~0.25 MB each). SQLite < 3.32: 999 parameters.
 _CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
-_INSERT = {
-    n: "INSERT INTO events (type, message_id, body, size, created) VALUES " + ",".join(["(?,?,?,?,?)"] * n)
-    for n in _CHUNKS
-}
+_VALUES = "INSERT INTO events (type, message_id, body, size, created) VALUES "
+_INSERT = {n: _VALUES + ",".join(["(?,?,?,?,?)"] * n) for n in _CHUNKS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +110,7 @@ class SQLiteStore(DeadLetters, Reading):
         with self._tx() as conn:
             self._bump(conn, lane, {(name, reason): n})
 
-    @staticmethod
-    def quarantine(path: Path, now: float) -> Path:
-        """Move a corrupt queue file (and its WAL) aside as ``<name>.corrupt-<time>``."""
-        target = path.with_name(f"{path.name}.corrupt-{int(now)}")
-        for suffix in ("", "-wal", "-shm"):
-            source = path.with_name(path.name + suffix)
-            if source.exists():
-                source.rename(target.with_name(target.name + suffix))
-        return target
+    quarantine = staticmethod(quarantine)
 
     @classmethod
     def open(cls, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout: float = 5.0) -> SQLiteStore:
