@@ -210,10 +210,16 @@ def test_ctrl_c_stops_a_flush_cleanly_and_loses_nothing(tmp_path: Path, emu: Emu
         stderr=subprocess.PIPE,
         text=True,
     )
+    def segment_delivered() -> int:
+        store = SQLiteStore.open(path)
+        try:
+            return store.counters().get("segment", {}).get(("delivered", ""), 0)
+        finally:
+            store.close()
+
     deadline = time.monotonic() + 30
-    while len(emu.events("intilery_mobile")) < 300 and time.monotonic() < deadline:
-        time.sleep(0.1)  # the fast lane is done: the slow one is mid-way
-    time.sleep(0.5)
+    while segment_delivered() < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the slow lane is mid-way (10 events an upload, 0.3 s each)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
