@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -19,6 +19,9 @@ from edgetrack.cli._common import (
     queue_options,
     when,
 )
+
+if TYPE_CHECKING:
+    from edgetrack.models import QueuedEvent
 
 
 def _lane_lines(lane: Any) -> list[str]:
@@ -82,6 +85,16 @@ def status(target: Target, as_json: bool) -> None:
             click.echo(line)
 
 
+def _json_lines_option(function: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event."
+    )(function)
+
+
+def _show(event: QueuedEvent, as_json: bool) -> None:
+    click.echo(dumps(event_json(event)) if as_json else event_line(event))
+
+
 def _lane_option(function: F) -> F:
     lane = click.option("--lane", help="Only this destination lane (its name, e.g. intilery_mobile).")
     return lane(function)
@@ -93,7 +106,7 @@ def _lane_option(function: F) -> F:
 @click.option(
     "-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many events."
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
+@_json_lines_option
 def peek(
     target: Target,
     lane: str | None,
@@ -104,7 +117,7 @@ def peek(
     with target.open() as store:
         events = store.peek(lane, limit)
     for event in events:
-        click.echo(dumps(event_json(event)) if as_json else event_line(event))
+        _show(event, as_json)
     if not events and not as_json:
         click.echo("nothing pending" + (f" for {lane}" if lane else ""))
 
@@ -118,7 +131,7 @@ def peek(
 @click.option(
     "-f", "--follow", is_flag=True, help="Keep printing events as the app queues them (Ctrl-C stops)."
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
+@_json_lines_option
 def tail(
     target: Target,
     lane: str | None,
@@ -131,7 +144,7 @@ def tail(
         events = list(reversed(store.peek(lane, limit, newest=True)))
         last = events[-1].id if events else 0
         for event in events:
-            click.echo(dumps(event_json(event)) if as_json else event_line(event))
+            _show(event, as_json)
         if not follow:
             return
         last = max(last, store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
@@ -139,7 +152,7 @@ def tail(
             while True:
                 time.sleep(1.0)
                 for event in store.peek(lane, 1000, after=last):
-                    click.echo(dumps(event_json(event)) if as_json else event_line(event))
+                    _show(event, as_json)
                     last = event.id
         except KeyboardInterrupt:
             return
@@ -237,7 +250,7 @@ def _select_options(function: F) -> F:
 @queue_options
 @_lane_option
 @click.option("-n", "--limit", default=100, show_default=True, type=click.IntRange(min=1), help="How many.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the whole event.")
+@_json_lines_option
 def dead_list(
     target: Target,
     lane: str | None,
