@@ -16,7 +16,9 @@ from edgetrack.events import MessageBuilder
 
 __all__ = ["Calls", "Result"]
 
-Result = tuple[bool, dict[str, Any]]
+#: ``(True, message)`` once the event is queued (the message dict, as segment-analytics-python
+#: returns it), or ``(False, reason)`` with a sentence saying why it was not.
+Result = tuple[bool, Any]
 
 
 class Calls:

@@ -80,6 +80,7 @@ class Client(Calls, Observe):
         power: Any = "auto",
         policy: FlushPolicy | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
+        orphan_lane_age: float | None = 30 * 86400.0,
     ) -> None:
         self.destinations = list(destinations)
         names = [getattr(d, "name", None) for d in self.destinations]
@@ -103,7 +104,10 @@ class Client(Calls, Observe):
         self._app_version = app_version
         self.send = bool(send)
         self.shutdown_timeout = shutdown_timeout
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = _check_clock(clock or SystemClock())
+        if orphan_lane_age is not None and not orphan_lane_age > 0:
+            raise ConfigError("orphan_lane_age must be a positive number of seconds, or None (never drop)")
+        self._orphan_lane_age = orphan_lane_age
         self._app_name = app_name
         self._path = Path(path) if path is not None else None
         self._path_lock = threading.Lock()
@@ -112,7 +116,8 @@ class Client(Calls, Observe):
         self._pid = os.getpid()
         self._start_lock = threading.Lock()
         self._started = False
-        self._stats_store: SQLiteStore | None = None
+        self._reader_store: SQLiteStore | None = None
+        self._reader_lock = threading.Lock()
         self._builder = MessageBuilder(
             context=default_context(app_name, app_version),
             anonymous_id=self._anonymous_id if auto_anonymous_id else None,
@@ -122,11 +127,12 @@ class Client(Calls, Observe):
         self._fault_lock = threading.Lock()
         self._faults_to_record: dict[tuple[str, str], int] = {}
         self._writer = Writer(
-            self._open_store,
+            self._open_writer_store,
             self.limits,
             on_commit=self._on_commit,
             on_open=self._scheduler_now,
             on_fault=self._on_writer_fault,
+            lanes=[d.name for d in self.destinations],
         )
         self._schedulers: list[Scheduler] | None = None
         self._urgent_seq = 0
@@ -161,22 +167,26 @@ class Client(Calls, Observe):
     def _open_store(self) -> SQLiteStore:
         from edgetrack.errors import StorageError
         from edgetrack.store.sqlite import SQLiteStore
-        from edgetrack.store.writer import _is_corrupt
+        from edgetrack.store.writer import is_corrupt
 
-        synchronous = "FULL" if self.durable else "NORMAL"
+        def open_it() -> SQLiteStore:
+            return SQLiteStore.open(
+                self.path, clock=self.clock, synchronous="FULL" if self.durable else "NORMAL"
+            )
+
         try:
-            store = SQLiteStore.open(self.path, synchronous=synchronous)
+            store = open_it()
         except StorageError as exc:
-            if not _is_corrupt(exc):
+            if not is_corrupt(exc):
                 raise
             with self._fault_lock:  # another thread may have moved it aside already
                 try:
-                    store = SQLiteStore.open(self.path, synchronous=synchronous)
+                    store = open_it()
                 except StorageError:
                     self._storage_fault("corrupt", exc)
-                    store = SQLiteStore.open(self.path, synchronous=synchronous)
+                    store = open_it()
         try:
-            store.ensure_lanes([d.name for d in self.destinations], self.clock.now())
+            store.ensure_lanes([d.name for d in self.destinations], store.now())
             with self._fault_lock:
                 faults, self._faults_to_record = self._faults_to_record, {}
             for (name, reason), n in faults.items():
@@ -184,6 +194,27 @@ class Client(Calls, Observe):
         except BaseException:
             store.close()
             raise
+        return store
+
+    def _open_writer_store(self) -> SQLiteStore:
+        """The writer's connection: also where lanes nobody configures any more are dropped."""
+        store = self._open_store()
+        if self._orphan_lane_age is not None and self.destinations:
+            try:
+                dropped = store.drop_orphans(
+                    [d.name for d in self.destinations], store.now(), self._orphan_lane_age
+                )
+            except BaseException:
+                store.close()
+                raise
+            for name, pending in dropped.items():
+                log.warning(
+                    "edgetrack: dropped lane %r with %d pending events: no client has configured it for "
+                    "%.0f days (Client(orphan_lane_age=...))",
+                    name,
+                    pending,
+                    self._orphan_lane_age / 86400,
+                )
         return store
 
     def _on_writer_fault(self, kind: str, exc: Exception | None) -> None:
@@ -196,7 +227,7 @@ class Client(Calls, Observe):
         from edgetrack.store.sqlite import SQLiteStore
 
         if kind == "corrupt":
-            moved = SQLiteStore.quarantine(self.path, self.clock.now())
+            moved = SQLiteStore.quarantine(self.path, self.clock.now())  # a name, not a time
             log.error(
                 "edgetrack: the queue file was corrupt (%s); moved it to %s and started a new one", exc, moved
             )
@@ -219,6 +250,8 @@ class Client(Calls, Observe):
         *,
         urgent: bool = False,
     ) -> Result:
+        clock = self.clock
+        wall, mono = clock.now(), clock.monotonic()
         msg, body, size = self._builder.build(
             kind,
             fields,
@@ -228,21 +261,30 @@ class Client(Calls, Observe):
             timestamp=timestamp,
             integrations=integrations,
             message_id=message_id,
+            at=wall,
         )
         if self._closed:
             log.warning("edgetrack: %s() after shutdown(); the event was not queued", kind)
-            return False, msg
+            return False, "the client was shut down; the event was not queued"
         if self._pid != os.getpid() or not self._started:
             self._start()
-        row = (kind, msg["messageId"], body, size, self.clock.now())
-        seq = self._writer.put(row, durable=self.durable or urgent)
-        if seq and urgent:
-            self._urgent_seq = max(self._urgent_seq, seq)
+        # created: a monotonic reading (the writer adds the file's offset); wall: only when the
+        # timestamp is ours, so a wrong wall clock can be corrected at send time
+        row = (kind, msg["messageId"], body, size, mono, wall if timestamp is None else None)
+        if self.durable:
+            reason = self._writer.put_durable(row, self.shutdown_timeout)
+            if reason is not None:
+                log.error("edgetrack: %s() not queued: %s", kind, reason)
+                return False, reason
+            if urgent:
+                self.network_active()
+            return True, msg
+        seq = self._writer.put(row, locked=urgent)
         if not seq:
             log.error("edgetrack: the queue hand-off is full (the disk is failing?); event dropped")
-            return False, msg
-        if self.durable and not self._writer.wait_committed(seq, timeout=self.shutdown_timeout):
-            return False, msg
+            return False, "the queue hand-off is full (the disk is failing or far too slow); event dropped"
+        if urgent:
+            self._urgent_seq = max(self._urgent_seq, seq)
         return True, msg
 
     # -- threads ---------------------------------------------------------------------------
@@ -255,7 +297,8 @@ class Client(Calls, Observe):
         self._writer.after_fork_in_child()
         for scheduler in self._schedulers or ():
             scheduler.after_fork_in_child()
-        self._stats_store = None
+        self._reader_store = None
+        self._reader_lock = threading.Lock()
         self._started = False
 
     def _start(self) -> None:
@@ -285,7 +328,7 @@ class Client(Calls, Observe):
                 options["power"] = self._power
                 self._schedulers = [
                     Scheduler(
-                        destinations=[destination],
+                        destination=destination,
                         open_store=self._open_store,
                         policy=self.policy,
                         clock=self.clock,
@@ -357,9 +400,10 @@ class Client(Calls, Observe):
             scheduler.stop(0.0)  # tell every lane first, then wait for each in the time left
         for scheduler in self._schedulers or ():
             scheduler.stop(max(0.0, deadline - time.monotonic()))
-        if self._stats_store is not None:
-            self._stats_store.close()
-            self._stats_store = None
+        with self._reader_lock:
+            if self._reader_store is not None:
+                self._reader_store.close()
+                self._reader_store = None
         atexit.unregister(self._atexit)
         return delivered
 
@@ -379,6 +423,16 @@ class Client(Calls, Observe):
 
     def __repr__(self) -> str:
         return f"Client(destinations={self.destinations!r}, path={str(self._path)!r})"
+
+
+def _check_clock(clock: Clock) -> Clock:
+    for method in ("now", "monotonic", "boot_id"):
+        if not callable(getattr(clock, method, None)):
+            raise ConfigError(
+                f"clock must have now(), monotonic() and boot_id() (see edgetrack.protocols.Clock); "
+                f"{clock!r} has no {method}(): use edgetrack.testing.FakeClock in tests"
+            )
+    return clock
 
 
 def _http_sender(ca_bundle: str | os.PathLike[str] | None = None) -> Sender:

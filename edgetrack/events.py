@@ -267,8 +267,10 @@ class MessageBuilder:
         timestamp: object,
         integrations: object,
         message_id: object,
+        at: float | None = None,
     ) -> tuple[dict[str, Any], str, int]:
-        """Return (message, its JSON, its size in bytes) or raise for bad arguments."""
+        """Return (message, its JSON, its size in bytes) or raise for bad arguments; ``at`` is
+        the wall-clock time to stamp when ``timestamp`` is None (default: the clock's now)."""
         uid = _check_id("user_id", user_id)
         aid = _check_id("anonymous_id", anonymous_id)
         if uid is None and aid is None:
@@ -292,7 +294,7 @@ class MessageBuilder:
         msg: dict[str, Any] = {
             "type": kind,
             "messageId": mid,
-            "timestamp": _check_timestamp(timestamp, self._now()),
+            "timestamp": _check_timestamp(timestamp, self._now() if at is None else at),
         }
         if uid is not None:
             msg["userId"] = uid

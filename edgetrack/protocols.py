@@ -13,6 +13,7 @@ Destination   ``edgetrack.destinations.*``      any object with these attributes
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
@@ -24,16 +25,62 @@ __all__ = ["Clock", "Destination", "Sender", "SystemClock"]
 
 @runtime_checkable
 class Clock(Protocol):
-    """Wall-clock time in seconds since the epoch; the only time source library code reads."""
+    """The only time source library code reads.
+
+    ``now()`` is the wall clock (seconds since the epoch): it stamps events and ``sentAt`` and
+    nothing else, because on edge devices it jumps (a Raspberry Pi boots with a stale time and
+    NTP corrects it later; phones correct theirs). ``monotonic()`` never jumps and counts time
+    spent suspended where the platform allows: every age, deadline and wait comes from it.
+    ``boot_id()`` names the current boot: ``monotonic()`` values compare only within one.
+    """
 
     def now(self) -> float: ...
 
+    def monotonic(self) -> float: ...
+
+    def boot_id(self) -> str: ...
+
+
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)  # Linux and Android
+_DARWIN = sys.platform in ("darwin", "ios")
+_boot_id: str | None = None
+
+
+def _monotonic() -> float:
+    if _BOOTTIME is not None:
+        return time.clock_gettime(_BOOTTIME)
+    if _DARWIN:  # Darwin's CLOCK_MONOTONIC counts sleep; time.monotonic() does not
+        return time.clock_gettime(time.CLOCK_MONOTONIC)
+    return time.monotonic()
+
+
+def _read_boot_id() -> str:
+    try:  # Linux and Android: a random id the kernel makes at every boot
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            text = handle.read().strip()
+        if text:
+            return text
+    except OSError:
+        pass
+    # Elsewhere: the wall time of the boot, to the minute. A wall-clock jump between two starts
+    # in one boot makes this look like a new boot, which only makes ages shorter (conservative).
+    return f"boot@{round((time.time() - _monotonic()) / 60)}"
+
 
 class SystemClock:
-    """The real clock."""
+    """The real clocks: ``time.time()``, the boot-time clock, the kernel's boot id."""
 
     def now(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return _monotonic()
+
+    def boot_id(self) -> str:
+        global _boot_id
+        if _boot_id is None:
+            _boot_id = _read_boot_id()
+        return _boot_id
 
 
 @runtime_checkable

@@ -1,10 +1,11 @@
-"""The one delivery loop: decides when each lane uploads, and sleeps until then.
+"""One lane's delivery loop: decides when the lane uploads, and sleeps until then.
 
 The thread waits on a condition with no timeout while nothing is pending (zero wake-ups);
-with events pending it waits until the earliest lane deadline (flush interval, backoff,
-pause or another process's lease). It is woken early only by a commit that makes a lane
-due, ``flush()`` and ``shutdown()``. ``run_once(force=...)`` is the whole loop body, so tests
-and benchmarks can drive it in simulated time without the thread.
+with events pending it waits until the lane's deadline (flush interval, backoff, pause or
+another process's lease). It is woken early only by a commit that makes the lane due,
+``flush()`` and ``shutdown()``. ``run_once(force=...)`` is the whole loop body, so tests and
+benchmarks can drive it in simulated time without the thread. Every time here is queue time
+(``edgetrack.store.timeline``): monotonic, so a wall-clock jump moves no deadline.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from edgetrack.config import Timeouts
-from edgetrack.delivery import DeliveryFailure, deliver
+from edgetrack.delivery import DeliveryFailure, LaneDelivery
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender
 from edgetrack.ratelimit import TokenBucket, throttle
@@ -29,19 +30,19 @@ __all__ = ["Scheduler"]
 
 log = logging.getLogger("edgetrack.scheduler")
 
-MAX_SLEEP = 3600.0  # re-check at least hourly while events wait: survives wall-clock jumps
+MAX_SLEEP = 3600.0  # re-check at least hourly while events wait
 IDLE_FLOOR = 1.0  # never spin: a deadline already past with no progress waits this long
 # Offline with events pending: re-check the network after 30 s, doubling up to 15 minutes.
 OFFLINE_PROBE_MIN, OFFLINE_PROBE_MAX = 30.0, 15 * 60.0
 
 
 class Scheduler:
-    """Owns the scheduler thread, its queue connection and its HTTP sender."""
+    """Owns one lane's thread, its queue connection and its HTTP sender."""
 
     def __init__(
         self,
         *,
-        destinations: Sequence[Destination],
+        destination: Destination,
         open_store: Callable[[], SQLiteStore],
         make_sender: Callable[[], Sender],
         policy: FlushPolicy,
@@ -60,8 +61,8 @@ class Scheduler:
             subscribe(lambda _state: self.power_changed())
         self._power_state: Any = None
         self._offline_wait = OFFLINE_PROBE_MIN
-        self._max_dead_letters = max_dead_letters
-        self.destinations = {d.name: d for d in destinations}
+        self.destination = destination
+        self.name = destination.name
         self._open_store = open_store
         self._make_sender = make_sender
         self.policy = policy
@@ -71,18 +72,18 @@ class Scheduler:
         self._on_error = on_error
         self._lease = lease
         self._rng = rng or random.Random()
+        self._max_dead_letters = max_dead_letters
         self._store: SQLiteStore | None = None
         self._sender: Sender | None = None
-        self._buckets: dict[str, TokenBucket] = {}
-        for destination in destinations:
-            limit: tuple[float, int] | None = getattr(destination, "rate_limit", None)
-            if limit:  # a margin under the vendor's figures: our clock and theirs never agree exactly
-                rate, burst = limit[0] * 0.95, max(1, limit[1] - 1)
-                self._buckets[destination.name] = TokenBucket(rate, burst, time.monotonic())
+        self._bucket: TokenBucket | None = None
+        limit: tuple[float, int] | None = getattr(destination, "rate_limit", None)
+        if limit:  # a margin under the vendor's figures: our clock and theirs never agree exactly
+            self._bucket = TokenBucket(limit[0] * 0.95, max(1, limit[1] - 1), time.monotonic())
         self._reset_thread_state()
 
     def _reset_thread_state(self) -> None:
         self.owner = make_owner(uuid.uuid4().hex[:8])
+        LIVE_OWNERS.add(self.owner)  # another client of this process must respect our leases
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._flushed = threading.Condition(self._lock)
@@ -96,11 +97,21 @@ class Scheduler:
         self._flush_requested = 0
         self._flush_done = 0
         self._flush_ok = False
-        self._reported: dict[str, str] = {}
         self.wakeups = 0
-        self.passes = 0
-        # A fleet starting together spreads its first uploads (flush() does not wait for this).
-        self._not_before = self.clock.now() + self._rng.uniform(0, self.retry.startup_jitter)
+        # A fleet starting together spreads its first uploads (flush() does not wait for this);
+        # set on the first pass, in queue time.
+        self._not_before: float | None = None
+        self._delivery = LaneDelivery(
+            self.destination,
+            self._get_sender,
+            owner=self.owner,
+            retry=self.retry,
+            rng=self._rng,
+            timeout=self._timeout,
+            throttle=throttle(self._bucket, lambda: self._stopping, self._nap),
+            max_dead_letters=self._max_dead_letters,
+            on_error=self._on_error,
+        )
 
     def after_fork_in_child(self) -> None:
         """The parent's connection, session and thread are not ours: start from nothing."""
@@ -111,39 +122,32 @@ class Scheduler:
     # -- one pass --------------------------------------------------------------------------
 
     def run_once(self, *, force: bool = False) -> tuple[float | None, bool]:
-        """Send every lane that is due (every lane with events if ``force``).
+        """Send the lane if it is due (if it has events at all, with ``force``).
 
-        Returns the next time something will be due (None: nothing pending) and whether every
-        lane ended with nothing pending.
+        Returns the next (queue) time something will be due (None: nothing pending) and
+        whether the lane ended with nothing pending.
         """
-        self.passes += 1
         store = self._get_store()
         self._power_state = self._read_power()
         radio_awake, self._radio_awake = self._radio_awake, False
-        for name in self.destinations:
-            if self._stopping:
-                break
-            self._run_lane(store, name, force, radio_awake)
-        now = self.clock.now()
-        states = [s for s in store.lane_states(now) if s.name in self.destinations]
-        deadline = None
-        most_pending = 0
-        for state in states:
-            if state.pending:
-                most_pending = max(most_pending, state.pending)
-                due = self._lane_deadline(state, now)
-                deadline = due if deadline is None else min(deadline, due)
+        if self._not_before is None:
+            self._not_before = store.now() + self._rng.uniform(0, self.retry.startup_jitter)
+        if not self._stopping:
+            self._run_lane(store, force, radio_awake)
+        now = store.now()
+        state = store.lane_states(now, names=(self.name,))[0]
+        deadline = self._lane_deadline(state, now) if state.pending else None
         threshold = self.policy.threshold(self._power_state)
-        self._need = max(1, threshold - most_pending) if threshold else 1 << 62
+        self._need = max(1, threshold - state.pending) if threshold else 1 << 62
         if deadline is not None and self.policy.mode(self._power_state) != "offline":
             self._offline_wait = OFFLINE_PROBE_MIN
-        return deadline, all(state.pending == 0 for state in states)
+        return deadline, state.pending == 0
 
     def _read_power(self) -> Any:
         if self._power is None:
             return None
         try:
-            return self._power.read(self.clock.now())
+            return self._power.read(self.clock.monotonic())
         except Exception:  # a broken probe must never stop delivery: unknown counts as mains
             log.debug("edgetrack: power probe failed", exc_info=True)
             return None
@@ -178,36 +182,25 @@ class Scheduler:
                 found = now + self._offline_wait
                 if getattr(power, "on_battery", False):  # on mains looking is free: stay at 30 s
                     self._offline_wait = min(self._offline_wait * 2, OFFLINE_PROBE_MAX)
-            due = max(found, self._not_before)
+            due = max(found, self._not_before or now)
         return min(due, now + MAX_SLEEP)
 
-    def _run_lane(self, store: SQLiteStore, name: str, force: bool, radio_awake: bool = False) -> None:
-        destination = self.destinations[name]
-        limits = destination.limits
+    def _run_lane(self, store: SQLiteStore, force: bool, radio_awake: bool = False) -> None:
+        limits = self.destination.limits
         draining = force
         while not self._stopping:
-            now = self.clock.now()
-            state = store.lane_states(now, names=(name,))[0]
-            if state.pending == 0:
-                self._reported.pop(name, None)
-                return
-            if state.paused_until and state.paused_until > now:
+            now = store.now()
+            state = store.lane_states(now, names=(self.name,))[0]
+            if state.pending == 0 or (state.paused_until and state.paused_until > now):
                 return
             if not force and state.next_attempt and state.next_attempt > now:
                 return
             if not draining:
-                due = self.policy.due_at(
-                    pending=state.pending,
-                    oldest_created=state.oldest_created,
-                    now=now,
-                    power=self._power_state,
-                    radio_awake=radio_awake,
-                )
-                if due is None or due > now or (now < self._not_before and not radio_awake):
+                if not self._due(state, now, radio_awake):
                     return
                 draining = True  # once awake, take every pending event along
             claim = store.claim(
-                name,
+                self.name,
                 self.owner,
                 now,
                 lease=self._lease,
@@ -215,68 +208,42 @@ class Scheduler:
                 max_bytes=limits.max_bytes,
                 overhead=limits.per_event_overhead + 1,
             )
-            if claim is None:
+            if claim is None or not self._delivery.deliver(store, claim, state):
                 return
-            ok = deliver(
-                store,
-                claim,
-                destination,
-                self._get_sender(),
-                owner=self.owner,
-                now=self.clock.now,
-                failures=state.failures,
-                retry=self.retry,
-                rng=self._rng,
-                timeout=self._timeout,
-                report=self._report,
-                server_failures=state.server_failures,
-                throttle=self._throttle(name),
-                max_dead_letters=self._max_dead_letters,
-            )
-            if not ok:
-                return
-            self._reported.pop(name, None)
             force = False  # a forced pass overrides backoff once, not after a new failure
 
-    def _throttle(self, name: str) -> Callable[[], bool] | None:
-        return throttle(self._buckets.get(name), lambda: self._stopping, self._nap)
+    def _due(self, state: LaneState, now: float, radio_awake: bool) -> bool:
+        due = self.policy.due_at(
+            pending=state.pending,
+            oldest_created=state.oldest_created,
+            now=now,
+            power=self._power_state,
+            radio_awake=radio_awake,
+        )
+        not_before = self._not_before or now
+        return due is not None and due <= now and (now >= not_before or radio_awake)
 
     def _nap(self, seconds: float) -> None:
         with self._lock:
             self._wake.wait(seconds)  # shutdown() cuts this short
 
-    def _report(self, failure: DeliveryFailure) -> None:
-        # Once per episode: a lane failing the same way again is not news.
-        if failure.kind == "dead_lettered":  # each one is news; the delivery step logged it
-            self._call_on_error(failure)
-            return
-        if self._reported.get(failure.lane) == failure.kind:
-            return
-        self._reported[failure.lane] = failure.kind
-        log.warning(
-            "edgetrack: %s: %d events not delivered (%s: %s); they stay queued, next try in %.1f s",
-            failure.lane,
-            failure.events,
-            failure.kind,
-            failure.detail[:200] or f"HTTP {failure.status}",
-            failure.retry_in,
-        )
-        self._call_on_error(failure)
-
-    def _call_on_error(self, failure: DeliveryFailure) -> None:
-        if self._on_error is not None:
-            try:
-                self._on_error(failure)
-            except Exception:
-                log.exception("edgetrack: on_error callback raised")
-
     def _get_store(self) -> SQLiteStore:
         if self._store is not None and not self._store.still_there():
             self._drop_store()  # the file was deleted or moved aside: follow the new one
         if self._store is None:
-            self._store = self._open_store()
-            for name in self.destinations:  # a new client may carry the corrected key: try once
-                self._store.clear_pause(name, "auth")
+            store = self._store = self._open_store()
+            store.clear_pause(self.name, "auth")  # a new client may carry the corrected key: try once
+            retry = self.retry
+            store.cap_waits(  # a wait persisted by an earlier run never outlasts its own maximum
+                store.now(),
+                pauses={
+                    "rate_limited": retry.rate_limit_cap,
+                    "auth": retry.auth_pause_cap,
+                    "": retry.rate_limit_cap,
+                },
+                backoff=retry.backoff_cap,
+                lease=self._lease,
+            )
         return self._store
 
     def _get_sender(self) -> Sender:
@@ -289,7 +256,7 @@ class Scheduler:
     def start(self) -> None:
         with self._lock:
             if self._thread is None and not self._stopping:
-                name = "edgetrack-scheduler-" + "+".join(self.destinations)
+                name = "edgetrack-scheduler-" + self.name
                 self._thread = threading.Thread(target=self._run, name=name, daemon=True)
                 self._thread.start()
 
@@ -359,7 +326,7 @@ class Scheduler:
                     deadline, empty = self.run_once(force=force)
                 except Exception as exc:  # never let the loop die: log, and look again later
                     log.exception("edgetrack: delivery pass failed: %s", exc)
-                    deadline, empty = self.clock.now() + IDLE_FLOOR * 5, False
+                    deadline, empty = None, False
                     self._drop_store()
                 with self._lock:
                     if force:
@@ -371,13 +338,20 @@ class Scheduler:
                         return
                     if self._signalled or self._flush_requested > self._flush_done:
                         continue
-                    timeout = None if deadline is None else deadline - self.clock.now()
-                    if timeout is not None and timeout <= 0:
-                        timeout = IDLE_FLOOR  # due yet not sent (e.g. lease race): do not spin
+                    timeout = self._timeout_until(deadline, empty)
                     self._wake.wait(timeout)
                     self.wakeups += 1
         finally:
             self._close()
+
+    def _timeout_until(self, deadline: float | None, empty: bool) -> float | None:
+        """Seconds to sleep until ``deadline`` (queue time); after a failed pass (no deadline,
+        not empty) look again soon; a deadline already past waits ``IDLE_FLOOR``: never spin."""
+        if deadline is None:
+            return None if empty else IDLE_FLOOR * 5
+        store = self._store
+        left = deadline - (store.now() if store is not None else deadline)
+        return left if left > 0 else IDLE_FLOOR
 
     def _drop_store(self) -> None:
         if self._store is not None:

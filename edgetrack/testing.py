@@ -21,24 +21,60 @@ __all__ = ["FakeClock", "ManualPower", "RecordingSender", "StaticPower", "decode
 
 
 class FakeClock:
-    """A clock that moves only when told to."""
+    """A clock that moves only when told to: wall time, monotonic time and the boot.
 
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
+    ``advance(s)`` and ``set(when)`` make time pass (both clocks move). ``jump(s)`` moves the
+    wall clock alone, as NTP or a user correcting it does; ``reboot(downtime)`` starts a new
+    boot (monotonic time restarts from zero; the wall clock moves on by ``downtime``).
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
         self._now = start
+        self._mono = start
+        self._boot = 1
         self._lock = threading.Lock()
 
     def now(self) -> float:
         with self._lock:
             return self._now
 
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._mono
+
+    def boot_id(self) -> str:
+        with self._lock:
+            return f"fake-boot-{self._boot}"
+
     def advance(self, seconds: float) -> float:
         with self._lock:
             self._now += seconds
+            self._mono += seconds
             return self._now
 
     def set(self, when: float) -> None:
+        """Let time pass until the wall clock reads ``when`` (monotonic time moves as much)."""
+        with self._lock:
+            self._mono += when - self._now
+            self._now = when
+
+    def jump(self, seconds: float) -> None:
+        """Step the wall clock by ``seconds`` (either sign); monotonic time does not move."""
+        with self._lock:
+            self._now += seconds
+
+    def set_wall(self, when: float) -> None:
+        """Set the wall clock to ``when`` with no time passing (a clock correction)."""
         with self._lock:
             self._now = when
+
+    def reboot(self, downtime: float = 0.0, *, wall: float | None = None) -> None:
+        """A new boot after ``downtime`` seconds off; ``wall`` is what the wall clock reads then
+        (default: correct), e.g. a stale time on a Raspberry Pi without a real-time clock."""
+        with self._lock:
+            self._boot += 1
+            self._mono = 0.0
+            self._now = self._now + downtime if wall is None else wall
 
 
 def decode_request(request: Request) -> Any:

@@ -210,6 +210,7 @@ def test_ctrl_c_stops_a_flush_cleanly_and_loses_nothing(tmp_path: Path, emu: Emu
         stderr=subprocess.PIPE,
         text=True,
     )
+
     def segment_delivered() -> int:
         store = SQLiteStore.open(path)
         try:

@@ -17,17 +17,16 @@ import pytest
 import edgetrack
 from edgetrack import Client, EdgetrackError, EventTypeError, EventValueError, QueueLimits
 from edgetrack.store import SQLiteStore
+from edgetrack.testing import FakeClock
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 BAD_ARGUMENT = (EventValueError, EventTypeError)
 NOW = 1_714_644_000.5  # 2024-05-02T10:00:00.500Z
 
 
-class FixedClock:
-    """A clock that always says ``NOW``."""
-
-    def now(self) -> float:
-        return NOW
+def FixedClock() -> FakeClock:
+    """A clock that says ``NOW`` until told otherwise."""
+    return FakeClock(NOW)
 
 
 class Color(enum.Enum):

@@ -20,36 +20,54 @@ LIMITS = QueueLimits()
 
 
 class Rig:
-    """A store, a scheduler and a recording sender sharing one fake clock."""
+    """A store, one scheduler per destination and a recording sender sharing one fake clock."""
 
-    def __init__(self, path: Path, destinations: list[object], sender: RecordingSender) -> None:
-        self.clock = FakeClock()
+    def __init__(
+        self,
+        path: Path,
+        destinations: list[object],
+        sender: RecordingSender,
+        *,
+        clock: FakeClock | None = None,
+        jitter: float = 0.0,
+        seed: int = 1,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.clock = clock or FakeClock()
         self.sender = sender
         self.path = path
         names = [d.name for d in destinations]  # type: ignore[attr-defined]
 
         def open_store() -> SQLiteStore:
-            store = SQLiteStore.open(path)
-            store.ensure_lanes(names, self.clock.now())
+            store = SQLiteStore.open(path, clock=self.clock)
+            store.ensure_lanes(names, store.now())
             return store
 
         self.store = open_store()
-        self.scheduler = Scheduler(
-            destinations=destinations,  # type: ignore[arg-type]
-            open_store=open_store,
-            make_sender=lambda: sender,
-            policy=FlushPolicy(),
-            retry=RetryPolicy(startup_jitter=0.0),
-            clock=self.clock,
-            timeouts=Timeouts(),
-            rng=random.Random(1),
-        )
+        self.schedulers = [
+            Scheduler(
+                destination=destination,  # type: ignore[arg-type]
+                open_store=open_store,
+                make_sender=lambda: sender,
+                policy=FlushPolicy(),
+                retry=retry or RetryPolicy(startup_jitter=jitter),
+                clock=self.clock,
+                timeouts=Timeouts(),
+                rng=random.Random(seed),
+            )
+            for destination in destinations
+        ]
+        self.scheduler = self.schedulers[0]
         self.builder = MessageBuilder(
             context={"library": {"name": "edgetrack", "version": "test"}},
             anonymous_id=None,
             max_event_bytes=32_000,
             clock=self.clock.now,
         )
+
+    def run_once(self, *, force: bool = False) -> None:
+        for scheduler in self.schedulers:
+            scheduler.run_once(force=force)
 
     def track(self, n: int, kind: str = "track", **props: object) -> list[str]:
         rows, ids = [], []
@@ -65,13 +83,13 @@ class Rig:
                 integrations=None,
                 message_id=None,
             )
-            rows.append((kind, msg["messageId"], body, size, self.clock.now()))
+            rows.append((kind, msg["messageId"], body, size, self.store.now()))
             ids.append(msg["messageId"])
         self.store.append(rows, LIMITS)
         return ids
 
     def lane(self, name: str = "intilery_mobile") -> object:
-        return self.store.lane_states(self.clock.now(), names=(name,))[0]
+        return self.store.lane_states(self.store.now(), names=(name,))[0]
 
 
 @pytest.fixture
@@ -219,7 +237,7 @@ def test_failure_on_one_lane_does_not_hold_another(tmp_path: Path) -> None:
 
     r = Rig(tmp_path / "q.db", [bad, good], RecordingSender(respond=respond))
     r.track(40)
-    r.scheduler.run_once()
+    r.run_once()
     assert r.lane("good").pending == 0  # type: ignore[attr-defined]
     assert r.lane("bad").pending == 40  # type: ignore[attr-defined]
     r.store.close()
@@ -242,8 +260,12 @@ def test_deadline_is_capped_against_clock_jumps(rig: Rig) -> None:
 
 def test_events_older_than_max_age_are_expired_and_counted(tmp_path: Path) -> None:
     """An event that waited longer than RetryPolicy.max_age is dead-lettered as expired, not sent."""
-    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], RecordingSender())
-    r.scheduler.retry = RetryPolicy(startup_jitter=0.0, max_age=3600.0)
+    r = Rig(
+        tmp_path / "q.db",
+        [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
+        RecordingSender(),
+        retry=RetryPolicy(startup_jitter=0.0, max_age=3600.0),
+    )
     r.track(1)
     r.clock.advance(3601)
     r.track(1)
@@ -258,8 +280,12 @@ def test_events_older_than_max_age_are_expired_and_counted(tmp_path: Path) -> No
 def test_a_batch_the_server_keeps_failing_is_narrowed_then_dead_lettered(tmp_path: Path) -> None:
     """After max_attempts/2 server errors the head event goes alone; at max_attempts it is dead-lettered."""
     sender = RecordingSender(respond=lambda request: Response(500))
-    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], sender)
-    r.scheduler.retry = RetryPolicy(startup_jitter=0.0, max_attempts=6)
+    r = Rig(
+        tmp_path / "q.db",
+        [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
+        sender,
+        retry=RetryPolicy(startup_jitter=0.0, max_attempts=6),
+    )
     r.track(5)
     for _ in range(6):
         r.scheduler.run_once(force=True)
@@ -273,8 +299,12 @@ def test_a_batch_the_server_keeps_failing_is_narrowed_then_dead_lettered(tmp_pat
 def test_network_errors_never_count_toward_giving_up(tmp_path: Path) -> None:
     """An offline device (connection errors) keeps its events however many attempts fail."""
     sender = RecordingSender(respond=lambda request: Response(0, error="ConnectionError: refused"))
-    r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], sender)
-    r.scheduler.retry = RetryPolicy(startup_jitter=0.0, max_attempts=2)
+    r = Rig(
+        tmp_path / "q.db",
+        [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
+        sender,
+        retry=RetryPolicy(startup_jitter=0.0, max_attempts=2),
+    )
     r.track(3)
     for _ in range(10):
         r.scheduler.run_once(force=True)
@@ -289,19 +319,15 @@ def test_a_fleet_starting_together_spreads_its_first_uploads(tmp_path: Path) -> 
     first_upload: list[float] = []
     for n in range(100):
         sender = RecordingSender()
-        r = Rig(tmp_path / f"q{n}.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], sender)
-        r.clock = clock
-        r.track(25)
-        r.scheduler = Scheduler(
-            destinations=list(r.scheduler.destinations.values()),
-            open_store=lambda r=r: r.store,
-            make_sender=lambda s=sender: s,
-            policy=FlushPolicy(),
-            retry=RetryPolicy(startup_jitter=10.0),
+        r = Rig(
+            tmp_path / f"q{n}.db",
+            [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
+            sender,
             clock=clock,
-            timeouts=Timeouts(),
-            rng=random.Random(n),
+            jitter=10.0,
+            seed=n,
         )
+        r.track(25)
         start = clock.now()
         for second in range(12):
             clock.set(start + second)

@@ -30,6 +30,10 @@ def _lane_lines(lane: Any) -> list[str]:
         f"  {lane.name}: pending {lane.pending}, oldest {age}, in flight {lane.in_flight}, "
         f"delivered {lane.delivered}, failures in a row {lane.failures}"
     ]
+    if lane.orphan:
+        lines.append(
+            "    orphan: no configured destination has this name (edgetrack lanes drop NAME removes it)"
+        )
     if lane.paused_until:
         lines.append(f"    paused until {when(lane.paused_until)} ({lane.pause_reason})")
     if lane.next_attempt and lane.next_attempt > time.time():
@@ -54,30 +58,35 @@ def _lane_lines(lane: Any) -> list[str]:
 def status(target: Target, as_json: bool) -> None:
     """Show each destination lane: pending, oldest age, in flight, paused until and why, next
     attempt, delivered / dead-lettered / dropped counts by reason, last error; and the file."""
-    from edgetrack.lanestats import lane_stats
+    from edgetrack.lanestats import read_stats
 
+    configured = [d.name for d in target.config.destinations] if target.config is not None else None
     with target.open() as store:
-        now = time.time()
-        counts = store.counters()
-        lanes = [lane_stats(s, counts.get(s.name, {}), now) for s in store.lane_states(now)]
-        events, size = store.totals()
-        dead = store.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        stats = read_stats(store, configured=configured)
+    lanes = list(stats.lanes.values())
     file_bytes = sum(p.stat().st_size for p in target.path.parent.glob(target.path.name + "*") if p.is_file())
     if as_json:
         payload: dict[str, Any] = {
             "path": str(target.path),
             "file_bytes": file_bytes,
-            "events_on_disk": events,
-            "bytes_on_disk": size,
-            "dead_letters": dead,
+            "events_on_disk": stats.events_on_disk,
+            "bytes_on_disk": stats.bytes_on_disk,
+            "dead_letters": stats.dead_letters,
+            "clock_trusted": stats.clock_trusted,
             "lanes": [lane.__dict__ for lane in lanes],
         }
         click.echo(json.dumps(payload, indent=2))
         return
     click.echo(f"{target.path}")
     click.echo(
-        f"  {file_bytes:,} bytes on disk (with -wal/-shm); {events:,} events queued; {dead:,} dead letters"
+        f"  {file_bytes:,} bytes on disk (with -wal/-shm); {stats.events_on_disk:,} events queued; "
+        f"{stats.dead_letters:,} dead letters"
     )
+    if not stats.clock_trusted:
+        click.echo(
+            "  the device's wall clock is not set (it reads before this release); "
+            "timestamps are corrected once it is"
+        )
     if not lanes:
         click.echo("  no lanes yet: no destination has opened this queue")
     for lane in lanes:

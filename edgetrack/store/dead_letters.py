@@ -9,6 +9,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from edgetrack.store import forksafe
+
 __all__ = ["DeadLetter", "DeadLetters"]
 
 
@@ -46,10 +48,21 @@ class DeadLetters:
         if lane is not None:
             sql += " AND lane = ?"
             args = (after, lane, limit)
-        return [DeadLetter(*row) for row in self.conn.execute(sql + " ORDER BY id LIMIT ?", args)]
+        with forksafe.inside():
+            return [DeadLetter(*row) for row in self.conn.execute(sql + " ORDER BY id LIMIT ?", args)]
 
-    def requeue_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:
-        """Put dead letters back in their own lane's queue (only that lane sends them again)."""
+    def dead_letter_count(self) -> int:
+        with forksafe.inside():
+            return int(self.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
+    def requeue_dead(
+        self, ids: Sequence[int] | None = None, *, lane: str | None = None, now: float | None = None
+    ) -> int:
+        """Put dead letters back in their own lane's queue (only that lane sends them again).
+
+        With ``now``, a requeued event's age starts again from ``now`` (an event dead-lettered
+        as too old would otherwise expire again at once); its timestamp is sent as it was.
+        """
         where, args = self._dead_filter(ids, lane)
         with self._tx() as conn:
             rows = conn.execute(
@@ -58,7 +71,10 @@ class DeadLetters:
             ).fetchall()
             conn.executemany(
                 "INSERT INTO events (type, message_id, body, size, created, lane) VALUES (?, ?, ?, ?, ?, ?)",
-                [(t, m, b, len(b.encode("utf-8")), c, lane_) for _, lane_, t, m, b, c in rows],
+                [
+                    (t, m, b, len(b.encode("utf-8")), c if now is None else now, lane_)
+                    for _, lane_, t, m, b, c in rows
+                ],
             )
             conn.execute(
                 "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgetrack.models import QueuedEvent
+from edgetrack.store import forksafe
 
 __all__ = ["LaneState", "Reading"]
 
@@ -29,6 +30,8 @@ class LaneState:
     lease_until: float | None
     in_flight: int
     last_error: str | None
+    last_error_at: float | None = None
+    seen: float | None = None
 
 
 class Reading:
@@ -41,62 +44,74 @@ class Reading:
         row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return int(row[0]) if row else 0
 
+    @classmethod
+    def _pending(cls, conn: sqlite3.Connection, name: str, cursor: int | None = None) -> int:
+        """Events pending for a lane: ids above its cursor, less other lanes' requeued events and
+        the gaps they left."""
+        if cursor is None:
+            cursor = conn.execute("SELECT cursor FROM lanes WHERE name = ?", (name,)).fetchone()[0]
+        others = conn.execute(
+            "SELECT (SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? "
+            "AND +id > ?) + (SELECT count(*) FROM gaps WHERE id > ?)",
+            (name, cursor, cursor),
+        ).fetchone()[0]
+        return max(0, cls._seq(conn) - cursor - int(others))
+
     def lane_states(self, now: float, names: Sequence[str] | None = None) -> list[LaneState]:
         """Lanes' pending count, oldest pending event, pause, backoff and lease, in one read."""
-        conn = self.conn
         sql = (
             "SELECT name, cursor, paused_until, pause_reason, next_attempt, failures, "
-            "lease_owner, lease_until, lease_hi, last_error, server_failures FROM lanes"
+            "lease_owner, lease_until, lease_hi, last_error, server_failures, last_error_at, seen "
+            "FROM lanes"
         )
         args: Sequence[str] = ()
         if names is not None:
             sql += f" WHERE name IN ({','.join('?' * len(names))})"
             args = names
-        conn.execute("BEGIN")
-        try:
-            seq = self._seq(conn)
-            states = []
-            for row in conn.execute(sql + " ORDER BY name", args).fetchall():
-                name, cursor = row[0], row[1]
-                others = conn.execute(
-                    "SELECT (SELECT count(*) FROM events WHERE lane IS NOT NULL AND lane != ? "
-                    "AND +id > ?) + (SELECT count(*) FROM gaps WHERE id > ?)",
-                    (name, cursor, cursor),
-                ).fetchone()[0]
-                oldest = conn.execute(
-                    "SELECT created FROM events WHERE id > ? AND (lane IS NULL OR lane = ?) "
-                    "ORDER BY id LIMIT 1",
-                    (cursor, name),
-                ).fetchone()
-                leased = row[7] is not None and row[7] > now
-                states.append(
-                    LaneState(
-                        name=name,
-                        pending=max(0, seq - cursor - others),
-                        oldest_created=oldest[0] if oldest else None,
-                        paused_until=row[2],
-                        pause_reason=row[3],
-                        next_attempt=row[4],
-                        failures=row[5],
-                        server_failures=row[10],
-                        lease_owner=row[6] if leased else None,
-                        lease_until=row[7] if leased else None,
-                        in_flight=max(0, (row[8] or cursor) - cursor) if leased else 0,
-                        last_error=row[9],
-                    )
-                )
-        finally:
-            conn.execute("COMMIT")
-        return states
+        with forksafe.inside():
+            conn = self.conn
+            conn.execute("BEGIN")
+            try:
+                return [
+                    self._lane_state(conn, row, now) for row in conn.execute(sql + " ORDER BY name", args)
+                ]
+            finally:
+                conn.execute("COMMIT")
+
+    def _lane_state(self, conn: sqlite3.Connection, row: Sequence[Any], now: float) -> LaneState:
+        name, cursor = row[0], row[1]
+        oldest = conn.execute(
+            "SELECT created FROM events WHERE id > ? AND (lane IS NULL OR lane = ?) ORDER BY id LIMIT 1",
+            (cursor, name),
+        ).fetchone()
+        leased = row[7] is not None and row[7] > now
+        return LaneState(
+            name=name,
+            pending=self._pending(conn, name, cursor),
+            oldest_created=oldest[0] if oldest else None,
+            paused_until=row[2],
+            pause_reason=row[3],
+            next_attempt=row[4],
+            failures=row[5],
+            server_failures=row[10],
+            lease_owner=row[6] if leased else None,
+            lease_until=row[7] if leased else None,
+            in_flight=max(0, (row[8] or cursor) - cursor) if leased else 0,
+            last_error=row[9],
+            last_error_at=row[11],
+            seen=row[12],
+        )
 
     def counters(self) -> dict[str, dict[tuple[str, str], int]]:
         result: dict[str, dict[tuple[str, str], int]] = {}
-        for lane, name, reason, n in self.conn.execute("SELECT lane, name, reason, n FROM counters"):
-            result.setdefault(lane, {})[(name, reason)] = n
+        with forksafe.inside():
+            for lane, name, reason, n in self.conn.execute("SELECT lane, name, reason, n FROM counters"):
+                result.setdefault(lane, {})[(name, reason)] = n
         return result
 
     def totals(self) -> tuple[int, int]:
-        events, size = self.conn.execute("SELECT events, bytes FROM totals WHERE id = 1").fetchone()
+        with forksafe.inside():
+            events, size = self.conn.execute("SELECT events, bytes FROM totals WHERE id = 1").fetchone()
         return int(events), int(size)
 
     def peek(
@@ -104,21 +119,22 @@ class Reading:
     ) -> list[QueuedEvent]:
         """Events still pending for ``lane`` (or for any lane): the oldest first, from queue id
         ``after`` on, or the newest first with ``newest=True`` (what ``edgetrack tail`` shows)."""
-        if lane is None:
-            cursor = self.conn.execute("SELECT coalesce(min(cursor), 0) FROM lanes").fetchone()[0]
-            lane_filter = "1"
-            args: tuple[Any, ...] = (max(cursor, after), limit)
-        else:
-            row = self.conn.execute("SELECT cursor FROM lanes WHERE name = ?", (lane,)).fetchone()
-            cursor = row[0] if row else 0
-            lane_filter = "(lane IS NULL OR lane = ?)"
-            args = (max(cursor, after), lane, limit)
-        order = "DESC" if newest else ""
-        return [
-            QueuedEvent(*row)
-            for row in self.conn.execute(
-                "SELECT id, type, message_id, body, created FROM events WHERE id > ? AND "
-                f"{lane_filter} ORDER BY id {order} LIMIT ?",
-                args,
-            )
-        ]
+        with forksafe.inside():
+            if lane is None:
+                cursor = self.conn.execute("SELECT coalesce(min(cursor), 0) FROM lanes").fetchone()[0]
+                lane_filter = "1"
+                args: tuple[Any, ...] = (max(cursor, after), limit)
+            else:
+                row = self.conn.execute("SELECT cursor FROM lanes WHERE name = ?", (lane,)).fetchone()
+                cursor = row[0] if row else 0
+                lane_filter = "(lane IS NULL OR lane = ?)"
+                args = (max(cursor, after), lane, limit)
+            order = "DESC" if newest else ""
+            return [
+                QueuedEvent(*row)
+                for row in self.conn.execute(
+                    "SELECT id, type, message_id, body, created, wall FROM events WHERE id > ? AND "
+                    f"{lane_filter} ORDER BY id {order} LIMIT ?",
+                    args,
+                )
+            ]

@@ -80,18 +80,53 @@ def _v1(db: Any) -> None:
             db.conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1]
+def _v2(db: Any) -> None:
+    """Time that survives clock jumps (see ``store/timeline.py``): ``events.wall`` is the wall
+    clock at ``track()`` when edgetrack stamped the timestamp (NULL when the app gave one),
+    so a timestamp taken from a wrong clock can be corrected at send time; ``lanes.seen`` is
+    when a client last configured the lane (an orphan lane is one nobody has for a long time)."""
+    db.conn.execute("ALTER TABLE events ADD COLUMN wall REAL")
+    db.conn.execute("ALTER TABLE lanes ADD COLUMN seen REAL")
+    db.conn.execute("UPDATE lanes SET seen = created")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(db: Any) -> int:
-    """Bring the schema up to date in one transaction each; return the version found first."""
-    conn = db.conn
-    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-    found = 0
-    if has_meta:
+def check_version(conn: Any, path: object) -> None:
+    """Raise ``StorageError`` unless the file's schema is this edgetrack's (for readers, which
+    never migrate)."""
+    from edgetrack.errors import StorageError
+
+    try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        found = int(row[0]) if row else 0
+    except Exception as exc:
+        raise StorageError(f"{path} is not an edgetrack queue file ({exc})") from exc
+    found = int(row[0]) if row else 0
+    if found != SCHEMA_VERSION:
+        raise StorageError(
+            f"the queue file {path} has schema version {found}, this edgetrack reads {SCHEMA_VERSION}; "
+            "open it once with the app (or `edgetrack flush`) to migrate it, or upgrade edgetrack"
+        )
+
+
+def _version(conn: Any) -> int:
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: Any) -> int:
+    """Bring the schema up to date in one transaction each; return the version found first.
+
+    The version is read again inside each migration's write transaction: two processes
+    opening an old file together must not both run the same migration.
+    """
+    conn = db.conn
+    found = _version(conn)
     if found > SCHEMA_VERSION:
         from edgetrack.errors import StorageError
 
@@ -99,18 +134,21 @@ def migrate(db: Any) -> int:
             f"the queue file has schema version {found}, newer than this edgetrack "
             f"({SCHEMA_VERSION}); upgrade edgetrack or point path= at another file"
         )
-    for version in range(found, SCHEMA_VERSION):
+    while found < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            MIGRATIONS[version](db)
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(version + 1),),
-            )
+            version = _version(conn)
+            if version < SCHEMA_VERSION:
+                MIGRATIONS[version](db)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(version + 1),),
+                )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        found = version + 1
     return found

@@ -19,24 +19,39 @@ from typing import Any
 from edgetrack.config import QueueLimits
 from edgetrack.errors import StorageError
 from edgetrack.models import QueuedEvent
+from edgetrack.protocols import Clock, SystemClock
+from edgetrack.store import forksafe
 from edgetrack.store.dead_letters import DeadLetter, DeadLetters
 from edgetrack.store.owners import LIVE_OWNERS, make_owner, owner_is_dead
 from edgetrack.store.paths import ensure_private_file, quarantine
 from edgetrack.store.reading import LaneState, Reading
-from edgetrack.store.schema import migrate
+from edgetrack.store.schema import check_version, migrate
+from edgetrack.store.timeline import Timeline, establish
 
 __all__ = ["LIVE_OWNERS", "Claim", "DeadLetter", "LaneState", "SQLiteStore", "make_owner", "owner_is_dead"]
 
 Counts = Mapping[tuple[str, str], int]  # (counter name, reason) -> increment
-Row = tuple[str, str, str, int, float]  # type, message_id, body, size, created
+# type, message_id, body, size, created (queue time, or a monotonic reading plus ``shift``),
+# and the wall clock at track() when edgetrack stamped the timestamp (None: the app gave it)
+Row = tuple[str, str, str, int, float, float | None]
+Settled = tuple[QueuedEvent, str, str]  # an event done for a lane: counter name, reason
 
 _TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on every commit
 
 # Multi-row INSERTs of fixed sizes (largest first): one GIL release a statement, not one a row
 # as executemany(), and few cached statements (~0.25 MB each). SQLite < 3.32: 999 parameters.
 _CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
-_VALUES = "INSERT INTO events (type, message_id, body, size, created) VALUES "
-_INSERT = {n: _VALUES + ",".join(["(?,?,?,?,?)"] * n) for n in _CHUNKS}
+_VALUES = "INSERT INTO events (type, message_id, body, size, created, wall) VALUES "
+
+
+def _insert_statements(shift: float) -> dict[int, str]:
+    """The multi-row INSERTs; ``shift`` is added to ``created`` by SQLite itself (the writer's
+    rows carry monotonic readings), so the rows need no rebuilding in Python."""
+    one = f"(?,?,?,?,?+{shift!r},?)" if shift else "(?,?,?,?,?,?)"
+    return {n: _VALUES + ",".join([one] * n) for n in _CHUNKS}
+
+
+_INSERT = _insert_statements(0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,28 +97,35 @@ def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
 
 
 class SQLiteStore(DeadLetters, Reading):
-    """One connection to the queue file."""
+    """One connection to the queue file, with the file's time line for this boot."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, timeline: Timeline) -> None:
         self.conn = conn
         self.path = path
-        self._db: Any = None
+        self.timeline = timeline
         self._inode = _inode(path)
+        self._wal_inode: tuple[int, int] | None = None
+        self._shifted: dict[float, dict[int, str]] = {}
+        forksafe.register(self)
 
-    @property
-    def db(self) -> Any:
-        """The sqlite-utils ``Database`` on this connection (``execute_plugins=False``), for the
-        CLI and inspection. Made on first use: importing sqlite-utils costs ~150 ms, which must
-        not delay the first commit after start-up."""
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
-        return self._db
+    def now(self) -> float:
+        """Queue time now (see ``store/timeline.py``)."""
+        return self.timeline.now()
 
     def still_there(self) -> bool:
-        """False when the file was deleted or replaced since it was opened (writes would be lost)."""
-        return self._inode is not None and _inode(self.path) == self._inode
+        """False when the file or its WAL was deleted or replaced since it was opened: writes
+        through this connection would go to a file nobody will read again."""
+        if self._inode is None or _inode(self.path) != self._inode:
+            return False
+        if self._wal_inode is not None:
+            return _inode(self.path.with_name(self.path.name + "-wal")) == self._wal_inode
+        return True
+
+    def _note_wal(self) -> None:
+        """After a write: remember the WAL's identity (it exists from the first write on, and
+        SQLite keeps it while any connection is open)."""
+        if self._wal_inode is None:
+            self._wal_inode = _inode(self.path.with_name(self.path.name + "-wal"))
 
     def count(self, lane: str, name: str, reason: str = "", n: int = 1) -> None:
         """Add to a counter (e.g. lane "*" for whole-queue events such as a quarantined file)."""
@@ -113,62 +135,186 @@ class SQLiteStore(DeadLetters, Reading):
     quarantine = staticmethod(quarantine)
 
     @classmethod
-    def open(cls, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout: float = 5.0) -> SQLiteStore:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        clock: Clock | None = None,
+        synchronous: str = "NORMAL",
+        busy_timeout: float = 5.0,
+    ) -> SQLiteStore:
         """Open (creating owner-only if needed) and migrate the queue file."""
         path = Path(path)
+        clock = clock or SystemClock()
         ensure_private_file(path)
-        conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        try:
-            _enable_wal(conn, busy_timeout)
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA foreign_keys=OFF")
-            migrate(_Conn(conn))
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StorageError(f"cannot use the queue file {path}: {exc}") from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, path)
+        with forksafe.inside():
+            conn = sqlite3.connect(
+                str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                _enable_wal(conn, busy_timeout)
+                conn.execute(f"PRAGMA synchronous={synchronous}")
+                conn.execute("PRAGMA foreign_keys=OFF")
+                migrate(_Conn(conn))
+                timeline = establish(conn, clock, record=True)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StorageError(f"cannot use the queue file {path}: {exc}") from exc
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, timeline)
+
+    @classmethod
+    def open_reader(
+        cls, path: Path | str, *, clock: Clock | None = None, busy_timeout: float = 1.0
+    ) -> SQLiteStore:
+        """Open an existing, current queue file for reading only (``PRAGMA query_only``): no
+        migration, no lane set-up, nothing recorded. A WAL reader never waits for a writer."""
+        path = Path(path)
+        if not path.exists():
+            raise StorageError(f"no queue file at {path}")
+        with forksafe.inside():
+            conn = sqlite3.connect(
+                str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("PRAGMA query_only=ON")
+                check_version(conn, path)
+                timeline = establish(conn, clock or SystemClock(), record=False)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StorageError(f"cannot read the queue file {path}: {exc}") from exc
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, timeline)
 
     def close(self) -> None:
+        with forksafe.inside():
+            self.conn.close()
+
+    def abandon(self) -> None:
+        """Close a connection inherited across a fork (``forksafe``): no gate, no checks."""
         self.conn.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with forksafe.inside():
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        self._note_wal()
 
     # -- lanes -----------------------------------------------------------------------------
 
     def ensure_lanes(self, names: Iterable[str], now: float) -> None:
-        """Create missing lanes; a new lane starts after the newest event already queued."""
+        """Create missing lanes (a new lane starts after the newest event already queued) and
+        mark every one as seen now: a lane no client has configured for long is an orphan."""
         with self._tx() as conn:
-            seq = self._seq(conn)
-            conn.executemany(
-                "INSERT OR IGNORE INTO lanes (name, cursor, created) VALUES (?, ?, ?)",
-                [(name, seq, now) for name in names],
+            self._ensure_lanes(conn, names, now)
+
+    def _ensure_lanes(self, conn: sqlite3.Connection, names: Iterable[str], now: float) -> None:
+        seq = self._seq(conn)
+        conn.executemany(
+            "INSERT INTO lanes (name, cursor, created, seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET seen = excluded.seen",
+            [(name, seq, now, now) for name in names],
+        )
+
+    def drop_lane(self, name: str) -> int:
+        """Remove a lane with its pending events, dead letters and counters; returns how many
+        pending events it had (counted in the queue's ``*`` counters as ``lane_dropped``)."""
+        with self._tx() as conn:
+            return self._drop_lane(conn, name)
+
+    def _drop_lane(self, conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute("SELECT 1 FROM lanes WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return 0
+        pending = self._pending(conn, name)
+        n, size = conn.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM events WHERE lane = ?", (name,)
+        ).fetchone()
+        if n:
+            conn.execute("DELETE FROM events WHERE lane = ?", (name,))
+            conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
+        conn.execute("DELETE FROM lanes WHERE name = ?", (name,))
+        conn.execute("DELETE FROM dead_letters WHERE lane = ?", (name,))
+        conn.execute("DELETE FROM counters WHERE lane = ?", (name,))
+        self._bump(conn, "*", {("lane_dropped", name): pending})
+        self._delete_done(conn)
+        return pending
+
+    def drop_orphans(self, keep: Iterable[str], now: float, max_age: float) -> dict[str, int]:
+        """Drop every lane not in ``keep`` that no client has configured for ``max_age``
+        seconds; returns the pending events dropped per lane."""
+        keep = set(keep)
+        with self._tx() as conn:
+            stale = [
+                name
+                for name, seen in conn.execute("SELECT name, coalesce(seen, created) FROM lanes").fetchall()
+                if name not in keep and seen < now - max_age
+            ]
+            return {name: self._drop_lane(conn, name) for name in stale}
+
+    def cap_waits(self, now: float, *, pauses: Mapping[str, float], backoff: float, lease: float) -> None:
+        """Bring every persisted wait within its own maximum from ``now`` (on reload): a pause by
+        its reason's cap (``pauses[""]`` for other reasons), a backoff, a lease."""
+        default = pauses.get("", max(pauses.values(), default=backoff))
+        cases = " ".join("WHEN ? THEN ?" for _ in pauses)
+        limit = f"(? + CASE pause_reason {cases} ELSE ? END)" if pauses else "(? + ?)"
+        args: list[Any] = [now]
+        for reason, cap in pauses.items():
+            args += [reason, cap]
+        args.append(default)
+        with self._tx() as conn:
+            conn.execute(
+                f"UPDATE lanes SET paused_until = min(paused_until, {limit}) WHERE paused_until > {limit}",
+                args + args,
+            )
+            conn.execute(
+                "UPDATE lanes SET next_attempt = ? + ? WHERE next_attempt > ? + ?",
+                (now, backoff, now, backoff),
+            )
+            conn.execute(
+                "UPDATE lanes SET lease_until = ? + ? WHERE lease_until > ? + ?", (now, lease, now, lease)
             )
 
     # -- appending -------------------------------------------------------------------------
 
-    def append(self, rows: Sequence[Row], limits: QueueLimits) -> dict[str, int]:
+    def append(
+        self,
+        rows: Sequence[Row],
+        limits: QueueLimits,
+        *,
+        shift: float = 0.0,
+        lanes: Iterable[str] = (),
+        now: float = 0.0,
+    ) -> dict[str, int]:
         """Insert events in one transaction, trimming the oldest past the caps.
 
+        ``shift`` is added to each row's ``created`` (the writer's rows carry monotonic
+        readings). ``lanes`` are made sure of first, in the same transaction, so a lane that
+        another process dropped as an orphan exists again before these events arrive.
         Returns the number of pending events dropped per lane (normally empty).
         """
+        if rows and len(rows[0]) == 5:  # (type, message_id, body, size, created): no wall time
+            rows = [(*row, None) for row in rows]
+        statements = self._inserts(shift)
         with self._tx() as conn:
+            if lanes:
+                self._ensure_lanes(conn, lanes, now)
             start, left = 0, len(rows)
             for n in _CHUNKS:
                 while left >= n:
-                    conn.execute(_INSERT[n], list(chain.from_iterable(rows[start : start + n])))
+                    conn.execute(statements[n], list(chain.from_iterable(rows[start : start + n])))
                     start, left = start + n, left - n
             added = sum(row[3] for row in rows)
             total_events, total_bytes = conn.execute(
@@ -179,6 +325,14 @@ class SQLiteStore(DeadLetters, Reading):
             if total_events > limits.max_events or total_bytes > limits.max_bytes:
                 return self._trim(conn, total_events, total_bytes, limits)
         return {}
+
+    def _inserts(self, shift: float) -> dict[int, str]:
+        if not shift:
+            return _INSERT
+        found = self._shifted.get(shift)
+        if found is None:
+            found = self._shifted[shift] = _insert_statements(shift)
+        return found
 
     def _trim(self, conn: sqlite3.Connection, events: int, size: int, limits: QueueLimits) -> dict[str, int]:
         free_events = events - int(limits.max_events * _TRIM_TO)
@@ -249,7 +403,7 @@ class SQLiteStore(DeadLetters, Reading):
             ):
                 return None
             rows = conn.execute(
-                "SELECT id, type, message_id, body, created, size FROM events "
+                "SELECT id, type, message_id, body, created, wall, size FROM events "
                 "WHERE id > ? AND (lane IS NULL OR lane = ?) ORDER BY id LIMIT ?",
                 (cursor, lane, max_events),
             ).fetchall()
@@ -259,11 +413,11 @@ class SQLiteStore(DeadLetters, Reading):
             used = 0
             make = QueuedEvent._make
             for row in rows:
-                size = row[5]
+                size = row[6]
                 if events and used + size + overhead > max_bytes:
                     break
                 used += size + overhead
-                events.append(make(row[:5]))
+                events.append(make(row[:6]))
             hi = events[-1].id
             conn.execute(
                 "UPDATE lanes SET lease_owner = ?, lease_until = ?, lease_hi = ? WHERE name = ?",
@@ -277,27 +431,37 @@ class SQLiteStore(DeadLetters, Reading):
         owner: str,
         now: float,
         *,
-        counts: Counts,
+        settled: Sequence[Settled] = (),
+        counts: Counts | None = None,
         dead: Sequence[tuple[QueuedEvent, str, str]] = (),
         max_dead_letters: int = 1000,
     ) -> None:
-        """Finish a claim: advance the cursor past it, record dead letters, release the lease."""
+        """Finish a claim: advance the cursor past it, record dead letters, release the lease.
+
+        ``settled`` says what became of each event (``delivered``, ``skipped``, ``dead``, with a
+        reason); only events still pending for the lane count, so a claim another owner already
+        finished (after a lease takeover) is not counted twice. ``counts`` are facts about the
+        requests (splits), counted as they are.
+        """
         with self._tx() as conn:
+            cursor = conn.execute("SELECT cursor FROM lanes WHERE name = ?", (claim.lane,)).fetchone()
+            cursor = claim.hi if cursor is None else cursor[0]
             conn.execute(
                 "UPDATE lanes SET cursor = max(cursor, ?), failures = 0, server_failures = 0, "
-                "next_attempt = NULL, "
+                "next_attempt = NULL, seen = max(coalesce(seen, 0), ?), "
                 "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END, "
                 "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END "
                 "WHERE name = ?",
-                (claim.hi, owner, owner, claim.lane),
+                (claim.hi, now, owner, owner, claim.lane),
             )
-            if dead:
+            fresh = [d for d in dead if d[0].id > cursor]
+            if fresh:
                 conn.executemany(
                     "INSERT INTO dead_letters (lane, event_id, type, message_id, body, created, "
                     "reason, detail, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (claim.lane, e.id, e.type, e.message_id, e.body, e.created, r, d, now)
-                        for e, r, d in dead
+                        for e, r, d in fresh
                     ],
                 )
                 conn.execute(
@@ -305,7 +469,11 @@ class SQLiteStore(DeadLetters, Reading):
                     "dead_letters WHERE lane = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (claim.lane, claim.lane, max_dead_letters),
                 )
-            self._bump(conn, claim.lane, counts)
+            tally: dict[tuple[str, str], int] = dict(counts or {})
+            for event, name, reason in settled:
+                if event.id > cursor:
+                    tally[(name, reason)] = tally.get((name, reason), 0) + 1
+            self._bump(conn, claim.lane, tally)
             self._delete_done(conn)
 
     def fail(
@@ -355,14 +523,6 @@ class SQLiteStore(DeadLetters, Reading):
                 "UPDATE lanes SET paused_until = NULL, pause_reason = NULL, next_attempt = NULL "
                 "WHERE name = ? AND pause_reason = ?",
                 (lane, reason),
-            )
-
-    def release(self, lane: str, owner: str) -> None:
-        """Give a lease back unused (for example when shutdown interrupts a delivery)."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE lanes SET lease_owner = NULL, lease_until = NULL WHERE name = ? AND lease_owner = ?",
-                (lane, owner),
             )
 
     def _delete_done(self, conn: sqlite3.Connection) -> None:
