@@ -39,6 +39,8 @@ RELEASED = 1_793_491_200.0
 #: tracked was stepped (NTP slews smaller errors): the event's timestamp is corrected at send.
 STEP_TOLERANCE = 1.0
 
+_AFTER = 0.001  # a new boot's time line starts this much after the last recorded time
+
 _PAST_TIMES = (
     "SELECT max(t) FROM ("
     "SELECT max(created) AS t FROM events UNION ALL SELECT max(dead_at) FROM dead_letters "
@@ -126,5 +128,7 @@ def establish(conn: sqlite3.Connection, clock: Clock, *, record: bool) -> Timeli
 def _new_boot(conn: sqlite3.Connection, clock: Clock) -> Timeline:
     mono = clock.monotonic()
     seen = conn.execute(_PAST_TIMES).fetchone()[0]
-    start = clock.now() if seen is None else float(seen)  # resume where the file left off
+    # Resume just after the newest time the file recorded: everything stored by an earlier
+    # boot is then strictly before this boot's start.
+    start = clock.now() if seen is None else float(seen) + _AFTER
     return Timeline(clock, start - mono, start)
