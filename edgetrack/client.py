@@ -26,6 +26,7 @@ from edgetrack.events import MessageBuilder
 from edgetrack.observe import Observe
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender, SystemClock
+from edgetrack.store import forksafe  # noqa: F401 - registers the at-fork hooks before any fork
 from edgetrack.store.paths import default_path, load_anonymous_id
 from edgetrack.store.writer import Writer
 

@@ -13,6 +13,7 @@ from edgetrack._version import __version__
 from edgetrack.cli._common import when
 from edgetrack.cli.flush import flush
 from edgetrack.cli.inspect import dead_letters, export, peek, status, tail
+from edgetrack.cli.lanes import lanes
 
 __all__ = ["main"]
 
@@ -71,7 +72,7 @@ def serve(host: str, port: int, write_key: str) -> None:
         emu.stop()
 
 
-for _command in (status, flush, peek, tail, export, dead_letters):
+for _command in (status, flush, peek, tail, export, dead_letters, lanes):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -142,7 +142,9 @@ class Server:
         self.requests = 0  # every request, answered or not
         self._faults: list[tuple[str | None, Fault, int]] = []
         self._down = False
+        self.latency = 0.0  # seconds every request waits before the vendor answers it (a slow server)
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self.host, self.port = host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -220,9 +222,22 @@ class Server:
             self._faults.clear()
             self.requests = 0
 
+    def wait_for_events(self, count: int, timeout: float, vendor: str | None = None) -> bool:
+        """Wait until at least ``count`` events have been accepted (for tests of background
+        delivery); False if ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while sum(len(r.events) for r in self.received if vendor in (None, r.vendor)) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._arrived.wait(left)
+            return True
+
     def _record(self, item: Received) -> None:
         with self._lock:
             self.received.append(item)
+            self._arrived.notify_all()
 
 
 class _IPv4Server(ThreadingHTTPServer):
@@ -276,6 +291,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         else:
             self._send(Reply.json(404, {"error": f"no route for {self.command} {path}"}))
             return
+        if owner.latency:
+            time.sleep(owner.latency)
         fault = owner._take_fault(route.vendor)
         if fault is not None:
             if fault.delay:

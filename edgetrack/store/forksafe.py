@@ -10,6 +10,11 @@ inherited across a fork share SQLite's per-process lock records with the child's
 so the child's read locks would not be real locks (the parent could then checkpoint and
 delete a WAL file the child still writes to).
 
+The same holds for Python's own per-module import locks: a child forked while a background
+thread was importing a module (edgetrack's threads import ``sqlite3`` code and ``requests`` off
+the app's path) deadlocks on its first import of that module. So the fork also waits for
+imports in progress to finish.
+
 So every use of SQLite by edgetrack enters a *gate* (shared: threads go in together). The
 ``before`` hook registered with ``os.register_at_fork`` closes the gate and waits until no
 thread is inside (bounded); ``after_in_parent`` opens it again; ``after_in_child`` makes a
@@ -20,8 +25,10 @@ do not carry an open connection across a fork.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -88,7 +95,20 @@ def register(store: Closable) -> None:
     _open.add(store)
 
 
+def _settle_imports() -> None:
+    """Wait for every import another thread has in progress (``import_module`` takes the
+    module's lock, which that thread holds until the module is ready)."""
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and getattr(spec, "_initializing", False):
+            try:
+                importlib.import_module(name)
+            except Exception:  # its own thread will see the error; the fork goes on
+                pass
+
+
 def _before_fork() -> None:
+    _settle_imports()
     gate = _gate
     gate.lock.acquire()
     gate.forking = True
@@ -100,6 +120,7 @@ def _before_fork() -> None:
             gate.clean = False
             break
         gate.changed.wait(left)
+    _settle_imports()  # one more time: an import may have begun while we waited
     # The lock stays held across the fork: no thread enters or leaves SQLite meanwhile.
 
 

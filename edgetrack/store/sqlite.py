@@ -221,7 +221,11 @@ class SQLiteStore(DeadLetters, Reading):
             self._ensure_lanes(conn, names, now)
 
     def _ensure_lanes(self, conn: sqlite3.Connection, names: Iterable[str], now: float) -> None:
-        seq = self._seq(conn)
+        # The first lanes of a file take every event already queued (an app that queues with
+        # no destination leaves sending to whoever opens the file later); later lanes start
+        # after the newest event, so a new destination does not receive old history.
+        first = conn.execute("SELECT 1 FROM lanes LIMIT 1").fetchone() is None
+        seq = 0 if first else self._seq(conn)
         conn.executemany(
             "INSERT INTO lanes (name, cursor, created, seen) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET seen = excluded.seen",
@@ -249,6 +253,11 @@ class SQLiteStore(DeadLetters, Reading):
         conn.execute("DELETE FROM dead_letters WHERE lane = ?", (name,))
         conn.execute("DELETE FROM counters WHERE lane = ?", (name,))
         self._bump(conn, "*", {("lane_dropped", name): pending})
+        if conn.execute("SELECT 1 FROM lanes LIMIT 1").fetchone() is None:
+            # The last lane: what it held was for it alone (not for the next lane to open).
+            conn.execute("DELETE FROM events")
+            conn.execute("DELETE FROM gaps")
+            conn.execute("UPDATE totals SET events = 0, bytes = 0 WHERE id = 1")
         self._delete_done(conn)
         return pending
 
