@@ -3,6 +3,7 @@ that the fault did not itself destroy."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import subprocess
@@ -142,3 +143,74 @@ def test_a_full_disk_keeps_events_in_memory_until_space_returns(tmp_path: Path) 
     assert result["done"] is True and result["accepted"] == 200
     rows = sqlite3.connect(path).execute("SELECT count(*) FROM events WHERE type = 'track'").fetchone()[0]
     assert rows == 201
+
+
+def _run_child(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_deleted_wal_is_noticed_and_durable_calls_after_it_survive_kill_9(tmp_path: Path) -> None:
+    """The -wal file deleted under a running durable client: the writer notices (like a deleted
+    queue file), every connection of the process reopens, and every durable call that returned
+    True afterwards is in the file after kill -9 (before: 200 returned True, 0-108 were there)."""
+    path = tmp_path / "queue.db"
+    result = _run_child(f"""
+        import os, signal
+        from edgetrack import Client, RetryPolicy
+        from edgetrack.destinations import IntileryMobile
+        from edgetrack.emulator import Emulator
+        emu = Emulator().start()
+        client = Client(  # a lane's connection and the stats reader are open too
+            [IntileryMobile(emu.write_key, endpoint=emu.url)], path={str(path)!r}, durable=True,
+            retry=RetryPolicy(startup_jitter=0), flush_at=1000, flush_interval=3600,
+        )
+        for i in range(10):
+            assert client.track("u", "Before")[0]
+        assert client.flush(10) and client.stats().pending == 0
+        os.unlink({str(path)!r} + "-wal")
+        ok = sum(client.track("u", "After", {{"i": i}})[0] for i in range(200))
+        print(ok, client.stats().dropped, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    returned, dropped = result.stdout.split(" ", 1)
+    conn = sqlite3.connect(path)
+    after = conn.execute("SELECT count(*) FROM events WHERE body LIKE '%\"After\"%'").fetchone()[0]
+    integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    conn.close()
+    assert int(returned) == 200 and after == 200 and integrity == "ok"
+    assert "file_lost:deleted" in dropped
+
+
+def test_a_durable_call_that_cannot_commit_returns_false_and_is_never_committed_later(tmp_path: Path) -> None:
+    """Disk full (a file-size limit no write fits under): each durable call returns
+    (False, reason) after one failed attempt, and those events are not committed once space
+    returns, so an app that retries never sends them twice."""
+    path = tmp_path / "queue.db"
+    result = _run_child(f"""
+        import json, resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        from edgetrack import Client
+        client = Client(path={str(path)!r}, send=False, durable=True)
+        assert client.track("u", "Warm", {{"pad": "x" * 2000}})[0]
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))  # the disk is full: no write succeeds
+        refused = []
+        for i in range(5):
+            ok, reason = client.track("u", "Refused", {{"i": i}})
+            refused.append((ok, reason))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space returns
+        ok_after = client.track("u", "After")[0]
+        client.shutdown()
+        print(json.dumps({{"refused": refused, "after": ok_after}}))
+    """)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all(ok is False for ok, _ in outcome["refused"]), outcome
+    assert all("could not be written" in reason for _, reason in outcome["refused"]), outcome
+    assert outcome["after"] is True
+    conn = sqlite3.connect(path)
+    names = [json.loads(b)["event"] for (b,) in conn.execute("SELECT body FROM events ORDER BY id")]
+    conn.close()
+    assert names == ["Warm", "After"]

@@ -90,6 +90,17 @@ def inside() -> Iterator[None]:
                 gate.changed.notify_all()
 
 
+@contextmanager
+def exclusive() -> Iterator[list[Closable]]:
+    """No other thread inside SQLite while this is held (as for a fork); yields the open
+    connections, so a caller can close every one of them safely."""
+    _close_gate()
+    try:
+        yield list(_open)
+    finally:
+        _after_in_parent()
+
+
 def register(store: Closable) -> None:
     """Remember an open connection, so a forked child can close its copy."""
     _open.add(store)
@@ -109,6 +120,12 @@ def _settle_imports() -> None:
 
 def _before_fork() -> None:
     _settle_imports()
+    _close_gate()
+    _settle_imports()  # one more time: an import may have begun while we waited
+    # The gate's lock stays held across the fork: no thread enters or leaves SQLite meanwhile.
+
+
+def _close_gate() -> None:
     gate = _gate
     gate.lock.acquire()
     gate.forking = True
@@ -120,8 +137,6 @@ def _before_fork() -> None:
             gate.clean = False
             break
         gate.changed.wait(left)
-    _settle_imports()  # one more time: an import may have begun while we waited
-    # The lock stays held across the fork: no thread enters or leaves SQLite meanwhile.
 
 
 def _after_in_parent() -> None:

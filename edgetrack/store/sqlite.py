@@ -78,6 +78,16 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return (stat.st_dev, stat.st_ino)
 
 
+def _close_all_of(inode: tuple[int, int] | None) -> None:
+    """Close every connection of this process to the file ``inode`` names, with no thread
+    inside SQLite meanwhile (``forksafe.exclusive``)."""
+    with forksafe.exclusive() as stores:
+        for store in stores:
+            if isinstance(store, SQLiteStore) and store._inode == inode and not store._lost:
+                store._lost = True
+                store.conn.close()
+
+
 def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
     """Switch a new file to WAL. The switch skips SQLite's busy handler, so two connections
     opening a brand-new file together retry here; an existing WAL file needs no switch."""
@@ -104,7 +114,8 @@ class SQLiteStore(DeadLetters, Reading):
         self.path = path
         self.timeline = timeline
         self._inode = _inode(path)
-        self._wal_inode: tuple[int, int] | None = None
+        self._wal_inode = _inode(path.with_name(path.name + "-wal"))
+        self._lost = False  # closed because the file or its WAL was replaced under us
         self._shifted: dict[float, dict[int, str]] = {}
         forksafe.register(self)
 
@@ -114,12 +125,20 @@ class SQLiteStore(DeadLetters, Reading):
 
     def still_there(self) -> bool:
         """False when the file or its WAL was deleted or replaced since it was opened: writes
-        through this connection would go to a file nobody will read again."""
-        if self._inode is None or _inode(self.path) != self._inode:
+        through this connection would go to a file nobody will read again.
+
+        Finding that out closes every connection this process has to the file (their shared
+        WAL index describes the lost WAL; SQLite rebuilds it only when the process opens the
+        file afresh), so each owner reopens and carries on with the new file.
+        """
+        if self._lost:
             return False
-        if self._wal_inode is not None:
-            return _inode(self.path.with_name(self.path.name + "-wal")) == self._wal_inode
-        return True
+        there = self._inode is not None and _inode(self.path) == self._inode
+        if there and self._wal_inode is not None:
+            there = _inode(self.path.with_name(self.path.name + "-wal")) == self._wal_inode
+        if not there:
+            _close_all_of(self._inode)
+        return there
 
     def _note_wal(self) -> None:
         """After a write: remember the WAL's identity (it exists from the first write on, and
@@ -191,6 +210,8 @@ class SQLiteStore(DeadLetters, Reading):
         return cls(conn, path, timeline)
 
     def close(self) -> None:
+        if self._lost:
+            return
         with forksafe.inside():
             self.conn.close()
 
