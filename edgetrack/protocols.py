@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 from edgetrack.models import Limits, Outcome, QueuedEvent, Request, Response
@@ -42,16 +43,18 @@ class Clock(Protocol):
 
 
 _BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)  # Linux and Android
-_DARWIN = sys.platform in ("darwin", "ios")
 _boot_id: str | None = None
 
 
-def _monotonic() -> float:
+def _monotonic_source() -> Callable[[], float]:
     if _BOOTTIME is not None:
-        return time.clock_gettime(_BOOTTIME)
-    if _DARWIN:  # Darwin's CLOCK_MONOTONIC counts sleep; time.monotonic() does not
-        return time.clock_gettime(time.CLOCK_MONOTONIC)
-    return time.monotonic()
+        return partial(time.clock_gettime, _BOOTTIME)
+    if sys.platform in ("darwin", "ios"):  # Darwin's CLOCK_MONOTONIC counts sleep; monotonic() does not
+        return partial(time.clock_gettime, time.CLOCK_MONOTONIC)
+    return time.monotonic
+
+
+_monotonic = _monotonic_source()
 
 
 def _read_boot_id() -> str:
@@ -70,11 +73,9 @@ def _read_boot_id() -> str:
 class SystemClock:
     """The real clocks: ``time.time()``, the boot-time clock, the kernel's boot id."""
 
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return _monotonic()
+    # Plain functions, not methods: track() reads both clocks, so every call counts.
+    now = staticmethod(time.time)
+    monotonic = staticmethod(_monotonic)
 
     def boot_id(self) -> str:
         global _boot_id
