@@ -96,6 +96,7 @@ class Calls:
     def page(
         self,
         user_id: object = None,
+        category: object = None,
         name: object = None,
         properties: object = None,
         context: object = None,
@@ -104,7 +105,6 @@ class Calls:
         integrations: object = None,
         message_id: object = None,
         *,
-        category: object = None,
         flush: bool = False,
     ) -> Result:
         """Record a page view (web-style apps)."""
@@ -125,6 +125,7 @@ class Calls:
     def screen(
         self,
         user_id: object = None,
+        category: object = None,
         name: object = None,
         properties: object = None,
         context: object = None,
@@ -133,7 +134,6 @@ class Calls:
         integrations: object = None,
         message_id: object = None,
         *,
-        category: object = None,
         flush: bool = False,
     ) -> Result:
         """Record a screen view (mobile and kiosk apps)."""

@@ -28,7 +28,7 @@ SCREENS = ["Welcome", "Menu", "Product", "Basket", "Checkout", "Thanks"]
 def _session(client: Client, rng: random.Random, events: int, tracked: list[str]) -> None:
     for n in range(events):
         if n % 10 == 0:
-            _, msg = client.screen("kiosk-7", rng.choice(SCREENS), {"visit": n // 10})
+            _, msg = client.screen("kiosk-7", None, rng.choice(SCREENS), {"visit": n // 10})
         else:
             _, msg = client.track(
                 "kiosk-7", "Button Tapped", {"button": rng.choice(["add", "remove", "pay"]), "n": n}

@@ -22,7 +22,7 @@ def main() -> None:
         with Client([destination], path=Path(folder) / "queue.db", app_name="quickstart") as client:
             client.identify("user-42", {"email": "ann@example.com"})
             client.track("user-42", "Order Completed", {"revenue": 19.99, "currency": "EUR"})
-            client.screen("user-42", "Thanks")
+            client.screen("user-42", name="Thanks")
             delivered = client.flush(timeout=10)
             lane = client.stats().lanes["intilery_mobile"]
         print(f"delivered all: {delivered}; lane delivered {lane.delivered}, pending {lane.pending}")

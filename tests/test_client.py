@@ -48,8 +48,8 @@ def test_every_call_type_arrives(emulator: Emulator, queue_path: Path) -> None:
     with make(emulator, queue_path) as client:
         client.identify("u1", {"email": "a@example.com"})
         client.track("u1", "Clicked")
-        client.page("u1", "Home", {"path": "/"})
-        client.screen("u1", "Menu")
+        client.page("u1", None, "Home", {"path": "/"})
+        client.screen("u1", name="Menu")
         client.alias("anon-1", "u1")
         client.group("u1", "acme", {"name": "Acme"})
         assert client.flush(10)

@@ -16,6 +16,7 @@ import pytest
 
 import edgetrack
 from edgetrack import Client, EdgetrackError, EventTypeError, EventValueError, QueueLimits
+from edgetrack.events import queued_form
 from edgetrack.store import SQLiteStore
 from edgetrack.testing import FakeClock
 
@@ -91,7 +92,7 @@ def test_track_builds_segment_spec_envelope(make_client: Callable[..., Client]) 
     assert uuid.UUID(msg["messageId"]).version == 4
     assert msg["timestamp"] == "2024-05-02T10:00:00.500Z"
     assert msg["userId"] == "user-1"
-    assert "anonymousId" not in msg
+    assert msg["anonymousId"] is None and msg["integrations"] == {}  # Segment's keys, as it returns them
     assert msg["event"] == "Order Completed"
     assert msg["properties"] == {"revenue": 9.5}
     assert msg["context"]["library"] == {"name": "edgetrack", "version": edgetrack.__version__}
@@ -108,7 +109,7 @@ def test_queued_json_is_the_returned_message(client: Client) -> None:
     _, first = client.track("u", "A", {"n": 1})
     _, second = client.identify("u", {"plan": "pro"})
     messages, _ = queued(client)
-    assert messages == [first, second]
+    assert messages == [queued_form(first), queued_form(second)]
 
 
 def test_message_ids_are_unique(client: Client) -> None:
@@ -123,7 +124,7 @@ def test_identify_carries_traits_and_anonymous_id(client: Client) -> None:
     assert msg["type"] == "identify"
     assert msg["traits"] == {"email": "a@example.com"}
     assert msg["anonymousId"] == "anon-1"
-    assert "userId" not in msg
+    assert msg["userId"] is None
 
 
 def test_missing_properties_and_traits_are_empty_dicts(client: Client) -> None:
@@ -357,7 +358,7 @@ def test_auto_anonymous_id_is_install_wide(make_client: Callable[..., Client], t
     first.shutdown(timeout=5)
     second = make_client(path=tmp_path / "other.db")
     _, three = second.track(event="Opened")
-    assert "userId" not in one
+    assert one["userId"] is None
     assert one["anonymousId"] == two["anonymousId"] == three["anonymousId"]
     assert (tmp_path / "anonymous_id").read_text().strip() == one["anonymousId"]
 
@@ -374,7 +375,7 @@ def test_auto_anonymous_id_differs_between_folders(
 def test_explicit_ids_win_over_auto_anonymous_id(client: Client) -> None:
     """A user_id alone is sent without an invented anonymousId."""
     _, msg = client.track("user-1", "E")
-    assert "anonymousId" not in msg
+    assert msg["anonymousId"] is None
 
 
 def test_no_ids_without_auto_anonymous_id_is_rejected(make_client: Callable[..., Client]) -> None:
@@ -412,7 +413,9 @@ def test_rejected_calls_leave_the_queue_untouched(make_client: Callable[..., Cli
     messages, (events, size) = queued(client)
     assert [m["messageId"] for m in messages] == [m["messageId"] for m in good]
     assert events == 4
-    assert size == sum(len(json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode()) for m in good)
+    assert size == sum(
+        len(json.dumps(queued_form(m), ensure_ascii=False, separators=(",", ":")).encode()) for m in good
+    )
 
 
 # -- the other calls ----------------------------------------------------------------------------
@@ -424,7 +427,7 @@ def test_alias_fields(client: Client) -> None:
     assert msg["type"] == "alias"
     assert msg["previousId"] == "anon-1"
     assert msg["userId"] == "user-1"
-    assert "anonymousId" not in msg
+    assert msg["anonymousId"] is None and "anonymousId" not in queued_form(msg)
 
 
 @pytest.mark.parametrize(("previous_id", "user_id"), [(None, "u"), ("", "u"), ("p", None), ("p", "")])
@@ -451,8 +454,8 @@ def test_group_needs_group_id(client: Client) -> None:
 
 @pytest.mark.parametrize("kind", ["page", "screen"])
 def test_page_and_screen_positional_order(client: Client, kind: str) -> None:
-    """page/screen take (user_id, name, properties) positionally and category by keyword."""
-    _, msg = getattr(client, kind)("user-1", "Home", {"path": "/"}, category="Docs")
+    """page/screen take segment-analytics-python's order: (user_id, category, name, properties, ...)."""
+    _, msg = getattr(client, kind)("user-1", "Docs", "Home", {"path": "/"})
     assert msg["type"] == kind
     assert msg["userId"] == "user-1"
     assert msg["name"] == "Home"
@@ -462,10 +465,10 @@ def test_page_and_screen_positional_order(client: Client, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["page", "screen"])
 def test_page_and_screen_without_name_or_category(client: Client, kind: str) -> None:
-    """A page or screen with no name or category omits those fields."""
+    """A page or screen with no name or category returns them as None and does not queue them."""
     _, msg = getattr(client, kind)("user-1")
-    assert "name" not in msg
-    assert "category" not in msg
+    assert msg["name"] is None and msg["category"] is None
+    assert "name" not in queued_form(msg) and "category" not in queued_form(msg)
     assert msg["properties"] == {}
 
 
@@ -482,8 +485,8 @@ def test_page_name_and_category_must_be_str(client: Client, argument: str) -> No
         lambda c: c.track('u "quoted" \\ back', 'Événement \n "x"', {"k": 'v"\u2028'}, message_id='m"1'),
         lambda c: c.track(42, "E", None, anonymous_id="a\x00b", integrations={"All": False, "x\\": 1}),
         lambda c: c.identify("u", {"email": "ann@example.com", "n": [1, 2.5, None, True]}),
-        lambda c: c.page("u", "Home\t", {"path": "/"}, category="Docs"),
-        lambda c: c.screen("u", "Café ☕", None),
+        lambda c: c.page("u", "Docs", "Home\t", {"path": "/"}),
+        lambda c: c.screen("u", None, "Café ☕", None),
         lambda c: c.alias('old "id"', "new"),
         lambda c: c.group("u", "g", {"name": "Acme 🚀"}),
     ],
@@ -497,4 +500,4 @@ def test_spliced_body_is_byte_for_byte_the_json_of_the_message(client: Client, c
         body = store.peek(limit=10)[-1].body
     finally:
         store.close()
-    assert body == json.dumps(msg, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert body == json.dumps(queued_form(msg), ensure_ascii=False, separators=(",", ":"), allow_nan=False)

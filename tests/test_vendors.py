@@ -43,8 +43,8 @@ SUPPORTED = {
 def every_call(client: Client) -> None:
     client.identify("u1", {"email": "ann@example.com", "plan": "pro"})
     client.track("u1", "Order Completed", {"revenue": 19.5, "label": "shoes"})
-    client.page("u1", "Pricing", {"path": "/pricing"})
-    client.screen("u1", "Menu")
+    client.page("u1", None, "Pricing", {"path": "/pricing"})
+    client.screen("u1", name="Menu")
     client.alias("anon-1", "u1")
     client.group("u1", "acme", {"name": "Acme"})
     client.register_device("u1", "device-1", "push-token")
