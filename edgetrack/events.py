@@ -11,6 +11,7 @@ import datetime as _dt
 import enum
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -30,13 +31,19 @@ _UTC = _dt.timezone.utc
 _last_second: tuple[int, str] = (-1, "")  # replaced whole, so threads never see half of it
 
 
-_getrandbits = random.getrandbits  # the module's instance is reseeded in forked children
+# A generator of edgetrack's own, seeded from os.urandom: an app that calls random.seed(42)
+# must not get the same messageIds on every run (vendors de-duplicate on them and would drop
+# real events). Reseeded from os.urandom in a forked child, so parent and child differ.
+_ids = random.Random()
+_getrandbits = _ids.getrandbits
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.seed)
 
 
 def fast_uuid4() -> str:
     """A random (version 4) UUID string, ~10x cheaper than ``str(uuid.uuid4())``.
 
-    Mersenne Twister seeded from ``os.urandom`` (and reseeded after fork) is plenty for
+    edgetrack's own Mersenne Twister, seeded from ``os.urandom`` (reseeded after fork), is plenty for
     message ids, which need uniqueness, not secrecy.
     """
     n = _getrandbits(128)

@@ -501,3 +501,30 @@ def test_spliced_body_is_byte_for_byte_the_json_of_the_message(client: Client, c
     finally:
         store.close()
     assert body == json.dumps(queued_form(msg), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def test_message_ids_do_not_follow_the_apps_random_seed(client: Client) -> None:
+    """An app that seeds the random module does not get the same messageIds on every run."""
+    import random
+
+    random.seed(42)
+    first = [client.track("u", "E")[1]["messageId"] for _ in range(2)]
+    random.seed(42)
+    second = [client.track("u", "E")[1]["messageId"] for _ in range(2)]
+    assert set(first).isdisjoint(second)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+ warns about fork with threads
+def test_a_forked_child_makes_its_own_message_ids(client: Client) -> None:
+    """Parent and child after fork() draw different messageIds."""
+    import os
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_fd, client.track("u", "E")[1]["messageId"].encode())
+        os._exit(0)
+    os.close(write_fd)
+    child = os.read(read_fd, 100).decode()
+    os.waitpid(pid, 0)
+    assert child != client.track("u", "E")[1]["messageId"]
