@@ -586,22 +586,38 @@ def test_segment_write_key_in_body_and_single_calls(emulator: Emulator) -> None:
     assert emulator.events("segment")[-1] == {"type": "track", "event": "Played", "userId": "u"}
 
 
-def test_segment_missing_or_unknown_write_key_is_401(emulator: Emulator) -> None:
-    """No write key, or one that is not configured (Basic or body), is 401."""
-    assert post(emulator, "/v1/batch", SEGMENT_BATCH).status_code == 401
-    assert segment(emulator, SEGMENT_BATCH, headers=basic("nope")).status_code == 401
-    assert post(emulator, "/v1/batch", {**SEGMENT_BATCH, "writeKey": "nope"}).status_code == 401
-
-
-def test_segment_bad_json_and_invalid_items_are_400(emulator: Emulator) -> None:
-    """Bad JSON, an item without type, or without userId/anonymousId (``no_user_anon_id``) is 400."""
-    assert segment(emulator, None, raw=b"{nope").json()["code"] == "invalid_json"
-    no_type = segment(emulator, {"batch": [{"userId": "u"}]})
-    assert no_type.status_code == 400
-    no_user = segment(emulator, {"batch": [{"type": "track", "event": "e"}]})
-    assert (no_user.status_code, no_user.json()["code"]) == (400, "no_user_anon_id")
-    assert segment(emulator, {"batch": [{"type": "track", "userId": "u"}]}).status_code == 400
+def test_segment_missing_or_unknown_write_key_is_200_and_goes_nowhere(emulator: Emulator) -> None:
+    """As Segment documents (200 for all but size and JSON errors) and as segment-analytics-python's
+    own suite relies on ("bad_key" succeeds): a missing or unknown key is 200, nothing recorded."""
+    assert post(emulator, "/v1/batch", SEGMENT_BATCH).status_code == 200
+    assert segment(emulator, SEGMENT_BATCH, headers=basic("nope")).status_code == 200
+    assert post(emulator, "/v1/batch", {**SEGMENT_BATCH, "writeKey": "nope"}).status_code == 200
     assert emulator.events() == []
+
+
+def test_segment_invalid_items_are_200_and_dropped_alone(emulator: Emulator) -> None:
+    """An item without type or ids is answered 200 and dropped; its valid siblings are recorded."""
+    assert segment(emulator, None, raw=b"{nope").json()["code"] == "invalid_json"
+    mixed = segment(
+        emulator,
+        {"batch": [{"type": "track", "event": "e"}, {"type": "track", "event": "ok", "userId": "u"}]},
+    )
+    assert mixed.status_code == 200
+    assert [e["event"] for e in emulator.events()] == ["ok"]
+
+
+def test_strict_segment_compatible_collectors_answer_401_and_400() -> None:
+    """segment_strict=True answers like RudderStack: 401 for a missing or unknown key, 400 for a bad item."""
+    with Emulator(segment_strict=True) as emulator:
+        assert post(emulator, "/v1/batch", SEGMENT_BATCH).status_code == 401
+        assert segment(emulator, SEGMENT_BATCH, headers=basic("nope")).status_code == 401
+        assert post(emulator, "/v1/batch", {**SEGMENT_BATCH, "writeKey": "nope"}).status_code == 401
+        no_type = segment(emulator, {"batch": [{"userId": "u"}]})
+        assert no_type.status_code == 400
+        no_user = segment(emulator, {"batch": [{"type": "track", "event": "e"}]})
+        assert (no_user.status_code, no_user.json()["code"]) == (400, "no_user_anon_id")
+        assert segment(emulator, {"batch": [{"type": "track", "userId": "u"}]}).status_code == 400
+        assert emulator.events() == []
 
 
 def test_segment_oversize_is_400_not_413() -> None:

@@ -304,7 +304,7 @@ def test_keys_never_reach_the_queue_file_or_the_logs(tmp_path: Path, logs: pytes
     folder = tmp_path / "queue"
     failures: list[DeliveryFailure] = []
     options: dict[str, Any] = {"retry": FAST, "timeouts": QUICK, "power": None, "on_error": failures.append}
-    with Emulator(**SECRETS) as emu:  # type: ignore[arg-type]
+    with Emulator(**SECRETS, segment_strict=True) as emu:  # type: ignore[arg-type]  # 401 for a wrong key
         with Client(vendors(emu.url, WRONG), path=folder / "queue.db", **options) as client:
             every_call(client)
             assert client.flush(5) is False  # every lane refused: 401 / 403 / 404 / 400 "writeKey"

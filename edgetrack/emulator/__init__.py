@@ -67,6 +67,7 @@ class Emulator(Server):
         segment_write_key: str = "emulator-segment-write-key",
         segment_max_body: int = 500 * 1024,
         segment_max_message: int = 32 * 1024,
+        segment_strict: bool = False,
     ) -> None:
         self.write_key = write_key
         self.intilery_client_id = intilery_client_id
@@ -101,7 +102,12 @@ class Emulator(Server):
                 now=batch_now,
             ),
             # Segment's /v1/batch, /v1/track, ... before Encharge's catch-all /v1/{writeKey}.
-            *segment_routes([segment_write_key], max_body=segment_max_body, max_message=segment_max_message),
+            *segment_routes(
+                [segment_write_key],
+                max_body=segment_max_body,
+                max_message=segment_max_message,
+                strict=segment_strict,
+            ),
             *encharge_routes([encharge_key], max_body=encharge_max_body),
         ]
         super().__init__(routes, host=host, port=port, max_body=max_body, on_request=on_request)
