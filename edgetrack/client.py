@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,9 +51,12 @@ class Client(Calls, Observe):
     ``durable``: make every call wait until its event is committed (``synchronous=FULL``).
     ``flush_at`` / ``flush_interval``: upload when this many events wait, or the oldest has
     waited this many seconds (on mains; see ``FlushPolicy`` for battery and power-save).
+    ``write_key`` / ``host``: a Segment destination, as segment-analytics-python's
+    ``Client(write_key, host=...)`` builds (``Client("<write key>")`` works positionally too).
     ``ca_bundle``: a PEM file of CA certificates to trust instead of the system's (TLS is
-    always verified; environment variables such as ``REQUESTS_CA_BUNDLE`` and proxies are
-    ignored, so nothing outside the code changes where events go).
+    always verified; ``REQUESTS_CA_BUNDLE`` and ``.netrc`` are ignored).
+    ``proxies``: ``{"https": "http://proxy:3128"}`` as requests and Segment's ``Client`` take
+    them; without it ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment apply.
     ``power``: where the power and network state comes from: ``"auto"`` picks the platform's
     probe (``edgetrack.power``), ``None`` means always mains, or pass a probe such as
     ``ManualPower()``. ``send=False`` queues without uploading (the CLI can flush).
@@ -61,7 +64,7 @@ class Client(Calls, Observe):
 
     def __init__(
         self,
-        destinations: Iterable[Destination] = (),
+        destinations: Iterable[Destination] | str = (),
         *,
         path: str | os.PathLike[str] | None = None,
         app_name: str = "edgetrack",
@@ -82,8 +85,11 @@ class Client(Calls, Observe):
         policy: FlushPolicy | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
         orphan_lane_age: float | None = 30 * 86400.0,
+        proxies: Mapping[str, str] | None = None,
+        write_key: str | None = None,
+        host: str | None = None,
     ) -> None:
-        self.destinations = list(destinations)
+        self.destinations = _destinations(destinations, write_key, host)
         names = [getattr(d, "name", None) for d in self.destinations]
         for destination, name in zip(self.destinations, names, strict=True):
             if not isinstance(name, str) or not hasattr(destination, "encode"):
@@ -105,6 +111,12 @@ class Client(Calls, Observe):
         self._app_version = app_version
         self.send = bool(send)
         self.shutdown_timeout = shutdown_timeout
+        if self.send and not self.destinations:
+            raise ConfigError(
+                "a Client that sends needs a destination: Client([IntileryMobile('<write key>')]) or "
+                "Client(write_key='<Segment write key>'); pass send=False to only queue (the CLI or "
+                "another process sends)"
+            )
         self.clock: Clock = _check_clock(clock or SystemClock())
         if orphan_lane_age is not None and not orphan_lane_age > 0:
             raise ConfigError("orphan_lane_age must be a positive number of seconds, or None (never drop)")
@@ -138,7 +150,7 @@ class Client(Calls, Observe):
         self._schedulers: list[Scheduler] | None = None
         self._urgent_seq = 0
         self._scheduler_options: dict[str, Any] = {
-            "make_sender": sender or partial(_http_sender, ca_bundle),
+            "make_sender": sender or partial(_http_sender, ca_bundle, _check_proxies(proxies)),
             "retry": retry,
             "timeouts": timeouts or Timeouts(),
             "on_error": on_error,
@@ -436,11 +448,44 @@ def _check_clock(clock: Clock) -> Clock:
     return clock
 
 
-def _http_sender(ca_bundle: str | os.PathLike[str] | None = None) -> Sender:
+def _http_sender(
+    ca_bundle: str | os.PathLike[str] | None = None, proxies: Mapping[str, str] | None = None
+) -> Sender:
     from edgetrack.transport import HttpSender
 
     # TLS verification is always on; a CA bundle only changes which roots are trusted.
-    return HttpSender(verify=os.fspath(ca_bundle) if ca_bundle is not None else True)
+    verify = os.fspath(ca_bundle) if ca_bundle is not None else True
+    return HttpSender(verify=verify, proxies=dict(proxies) if proxies is not None else None)
+
+
+def _check_proxies(proxies: Mapping[str, str] | None) -> dict[str, str] | None:
+    if proxies is None:
+        return None
+    if not isinstance(proxies, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in proxies.items()
+    ):
+        raise ConfigError("proxies must map a scheme to a proxy URL, e.g. {'https': 'http://proxy:3128'}")
+    return dict(proxies)
+
+
+def _destinations(
+    destinations: Iterable[Destination] | str, write_key: str | None, host: str | None
+) -> list[Destination]:
+    """The destinations list; a str where the list goes is Segment's positional write key."""
+    if isinstance(destinations, str):
+        if write_key is not None:
+            raise ConfigError("pass the write key once: Client('<key>') or Client(write_key='<key>')")
+        found: list[Destination] = []
+        write_key = destinations
+    else:
+        found = list(destinations)
+    if write_key is not None or host is not None:
+        from edgetrack.destinations import Segment
+
+        if not isinstance(write_key, str) or not write_key:
+            raise ConfigError("write_key must be the Segment source's write key (a non-empty str)")
+        found.append(Segment(write_key, endpoint=host))
+    return found
 
 
 def _after_fork_in_child() -> None:

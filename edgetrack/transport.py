@@ -3,6 +3,11 @@
 ``HttpSender`` sends one request and returns a ``Response`` for every status and every
 failure (``status=0`` with the error); it never retries and never follows redirects, and it
 reads at most ``max_body`` bytes of a response. It owns its ``requests.Session`` and closes it.
+
+Proxies: the ``proxies`` it is given (as requests and segment-analytics-python take them), or
+else ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY`` from the environment, as
+requests reads them by default. Nothing else comes from the environment: no ``.netrc``
+credentials, no ``REQUESTS_CA_BUNDLE`` (TLS trust is the ``verify`` given).
 """
 
 from __future__ import annotations
@@ -20,11 +25,24 @@ __all__ = ["HttpSender"]
 class HttpSender:
     """Keep-alive HTTP client for one scheduler thread."""
 
-    def __init__(self, *, verify: bool | str = True, max_body: int = 64 * 1024) -> None:
+    def __init__(
+        self, *, verify: bool | str = True, max_body: int = 64 * 1024, proxies: dict[str, str] | None = None
+    ) -> None:
         self._session = requests.Session()
-        self._session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
+        self._session.trust_env = False  # no .netrc credentials or CA bundle picked up by surprise
         self._verify = verify
         self._max_body = max_body
+        self._proxies = proxies
+        self._environ: dict[str, dict[str, str]] = {}  # proxies from the environment, per host
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        if self._proxies is not None:
+            return self._proxies
+        origin = url.split("/", 3)[2] if "://" in url else url
+        found = self._environ.get(origin)
+        if found is None:
+            found = self._environ[origin] = requests.utils.get_environ_proxies(url)
+        return found
 
     def send(self, request: Request, *, timeout: tuple[float, float]) -> Response:
         started = time.monotonic()
@@ -38,6 +56,7 @@ class HttpSender:
                 allow_redirects=False,
                 stream=True,
                 verify=self._verify,
+                proxies=self._proxies_for(request.url),
             )
         except requests.RequestException as exc:
             error = _describe(exc, request.url)

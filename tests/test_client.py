@@ -353,3 +353,24 @@ def test_offline_then_back_online_resumes_at_once(emulator: Emulator, queue_path
                 break
             time.sleep(0.05)
     assert len(emulator.events()) == 25
+
+
+def test_client_with_a_write_key_sends_to_segment(emulator: Emulator, queue_path: Path) -> None:
+    """Client(write_key=..., host=...) builds a Segment destination, as Segment's Client does;
+    Client("<key>", host=...) works positionally too."""
+    for client in (
+        Client(write_key=emulator.segment_write_key, host=emulator.url, path=queue_path),
+        Client(emulator.segment_write_key, host=emulator.url, path=queue_path),
+    ):
+        with client:
+            assert [d.name for d in client.destinations] == ["segment"]
+            client.track("u1", "Signed Up")
+            assert client.flush(10) is True
+    assert [e["event"] for e in emulator.events("segment")] == ["Signed Up", "Signed Up"]
+
+
+def test_a_sending_client_needs_a_destination(queue_path: Path) -> None:
+    """Client() that would send to nobody fails at once, saying what to pass; send=False is fine."""
+    with pytest.raises(ConfigError, match="needs a destination"):
+        Client(path=queue_path)
+    Client(path=queue_path, send=False).shutdown()

@@ -198,10 +198,9 @@ def test_an_untrusted_certificate_is_refused_by_default(
     tls_sink: TlsSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: dict[str, Path]
 ) -> None:
     """A certificate from an unknown CA fails the handshake: nothing is sent, the event stays queued,
-    and environment variables (CA bundle, empty CURL_CA_BUNDLE, proxies) cannot change that."""
+    and environment variables (CA bundle, empty CURL_CA_BUNDLE) cannot change that."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki["ca"]))
     monkeypatch.setenv("CURL_CA_BUNDLE", "")
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with _tls_client(tmp_path / "q.db", f"https://localhost:{tls_sink.port}") as client:
         client.track("u", "E")
         assert client.flush(5) is False
@@ -209,6 +208,80 @@ def test_an_untrusted_certificate_is_refused_by_default(
     assert lane.pending == 1 and lane.delivered == 0
     assert lane.last_error is not None and "certificate" in lane.last_error.lower()
     assert tls_sink.requests == [] and tls_sink.failed_handshakes >= 1
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on loopback that records the targets it tunnels to."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        owner = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                target = head.split(b" ", 2)[1].decode()
+                owner.targets.append(target)
+                host, _, port = target.rpartition(":")
+                with socket.create_connection((host, int(port)), timeout=10) as upstream:
+                    self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    relay = threading.Thread(target=_pipe, args=(upstream, self.request), daemon=True)
+                    relay.start()
+                    _pipe(self.request, upstream)
+                    relay.join(10)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("how", ["environment", "argument", "no_proxy"])
+def test_https_goes_through_the_proxy_the_environment_or_the_app_names(
+    tls_sink: TlsSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: dict[str, Path], how: str
+) -> None:
+    """A kiosk behind a corporate proxy: HTTPS_PROXY from the environment (as requests reads it) or
+    Client(proxies=...) tunnels the upload through the proxy; NO_PROXY bypasses it."""
+    proxy = ConnectProxy()
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url if how != "argument" else "http://127.0.0.1:9")
+    if how == "no_proxy":
+        monkeypatch.setenv("NO_PROXY", "localhost")
+    options: dict[str, Any] = {"retry": FAST, "timeouts": QUICK, "power": None, "ca_bundle": pki["ca"]}
+    if how == "argument":
+        options["proxies"] = {"https": proxy.url}
+    endpoint = f"https://localhost:{tls_sink.port}"
+    try:
+        with Client(
+            [IntileryMobile("tls-key", endpoint=endpoint)], path=tmp_path / "q.db", **options
+        ) as client:
+            client.track("u", "E")
+            assert client.flush(5) is True
+    finally:
+        proxy.close()
+    assert len(tls_sink.requests) == 1
+    assert proxy.targets == ([] if how == "no_proxy" else [f"localhost:{tls_sink.port}"])
 
 
 def test_a_custom_ca_bundle_is_trusted_and_host_names_are_still_checked(

@@ -67,7 +67,9 @@ def test_every_call_reaches_the_vendor_or_is_counted_as_skipped(
 
 
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
-def test_a_wrong_key_pauses_the_lane_and_a_fixed_key_delivers_the_backlog(tmp_path: Path, vendor: str) -> None:
+def test_a_wrong_key_pauses_the_lane_and_a_fixed_key_delivers_the_backlog(
+    tmp_path: Path, vendor: str
+) -> None:
     """An auth failure pauses the lane, events kept; a client with the right key sends them.
     (Segment itself answers a wrong key with 200 and drops the events, which no SDK can see;
     the Segment lane is checked against a strict collector that answers 401, as RudderStack does.)"""

@@ -17,17 +17,21 @@ from collections.abc import Sequence
 from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, segment_batch
 from edgetrack.models import Limits, QueuedEvent, Request
 
-__all__ = ["Segment"]
+__all__ = ["SEGMENT_API", "Segment"]
+
+#: Segment's own tracking API (``endpoint=None`` means this).
+SEGMENT_API = "https://api.segment.io"
 
 
 class Segment(BaseDestination):
-    """Send Segment-spec batches to ``/v1/batch`` (gzipped unless ``gzip=False``)."""
+    """Send Segment-spec batches to ``{endpoint}/v1/batch`` (gzipped unless ``gzip=False``);
+    ``endpoint`` is the collector's base URL, Segment's own API when None."""
 
     def __init__(
         self,
         write_key: str,
         *,
-        endpoint: str = "https://api.segment.io",
+        endpoint: str | None = None,
         name: str = "segment",
         max_events: int = 1000,
         max_bytes: int = 475_000,
@@ -35,7 +39,7 @@ class Segment(BaseDestination):
         allow_http: bool = False,
     ) -> None:
         self._write_key = check_key("Segment", "write_key", write_key)
-        self.endpoint = check_endpoint("Segment", endpoint, allow_http=allow_http)
+        self.endpoint = check_endpoint("Segment", endpoint or SEGMENT_API, allow_http=allow_http)
         self.name = name
         self.url = self.endpoint + "/v1/batch"
         self._gzip = gzip
