@@ -32,6 +32,7 @@ from edgetrack.store.writer import Writer
 
 if TYPE_CHECKING:  # imported for real off the caller's path (see _scheduler_now)
     from edgetrack.delivery import DeliveryFailure
+    from edgetrack.flushing import Losses
     from edgetrack.retry import RetryPolicy
     from edgetrack.scheduler import Scheduler
     from edgetrack.store.sqlite import SQLiteStore
@@ -131,6 +132,8 @@ class Client(Calls, Observe):
         self._started = False
         self._reader_store: SQLiteStore | None = None
         self._reader_lock = threading.Lock()
+        self._stopping = threading.Event()  # set by shutdown(): a flush's waits end
+        self._losses: Losses | None = None  # dead letters and drops as the last flush left them
         self._builder = MessageBuilder(
             context=default_context(app_name, app_version),
             anonymous_id=self._anonymous_id if auto_anonymous_id else None,
@@ -211,7 +214,11 @@ class Client(Calls, Observe):
 
     def _open_writer_store(self) -> SQLiteStore:
         """The writer's connection: also where lanes nobody configures any more are dropped."""
+        from edgetrack.flushing import losses
+
         store = self._open_store()
+        if self._losses is None:
+            self._losses = losses(store)  # what flush() counts as lost starts from here
         if self._orphan_lane_age is not None and self.destinations:
             try:
                 dropped = store.drop_orphans(
@@ -312,6 +319,7 @@ class Client(Calls, Observe):
             scheduler.after_fork_in_child()
         self._reader_store = None
         self._reader_lock = threading.Lock()
+        self._stopping = threading.Event()
         self._started = False
 
     def _start(self) -> None:
@@ -375,22 +383,27 @@ class Client(Calls, Observe):
             scheduler.power_changed()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send every pending event now; True when everything due was delivered in time."""
-        if not self._started:
-            self._start()
+        """Send every event pending now; True only when every one of them was delivered.
+
+        It keeps going through 429 pauses and retry backoffs that end within ``timeout``, and
+        returns early when nothing more can be delivered now: offline, a wrong key or endpoint,
+        or a wait longer than the time left (see ``edgetrack.flushing``). Without a timeout it
+        waits as long as the queue can make progress.
+        """
         import time
 
+        from edgetrack.flushing import flush_lanes
+
+        if not self._started:
+            self._start()
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._writer.wait_committed(timeout=timeout):
             return False
-        if not (self.send and self.destinations):
+        if not (self.send and self.destinations and not self._closed):
             return False
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
         schedulers = self._scheduler_now()
-        tickets = [scheduler.request_flush() for scheduler in schedulers]  # all lanes at once
-        end = None if left is None else time.monotonic() + left
-        results = [s.wait_flush(ticket, end) for s, ticket in zip(schedulers, tickets, strict=True)]
-        return all(results)
+        ok, self._losses = flush_lanes(schedulers, self._reading, deadline, self._stopping, self._losses)
+        return ok
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Commit what is buffered, try a last flush, stop the threads; bounded by ``timeout``.
@@ -408,6 +421,7 @@ class Client(Calls, Observe):
         if self._started and self._pid == os.getpid():
             delivered = self.flush(timeout)
         self._closed = True
+        self._stopping.set()
         self._writer.stop(max(0.0, deadline - time.monotonic()))
         for scheduler in self._schedulers or ():
             scheduler.stop(0.0)  # tell every lane first, then wait for each in the time left

@@ -235,7 +235,18 @@ class LaneDelivery:
                 OutcomeKind.TOO_LARGE, "pre-send"
             )
         response = self._sender().send(request, timeout=self._timeout)
-        return response, destination.interpret(response)
+        outcome = destination.interpret(response)
+        if outcome.detail:  # a server may echo the URL, and some vendors put a key in it
+            outcome = Outcome(outcome.kind, destination.redact(outcome.detail), outcome.retry_after)
+        if outcome.kind is OutcomeKind.CONFIG:
+            path = destination.public_path(request.url)
+            body = f" ({outcome.detail.strip()[:120]})" if outcome.detail.strip() else ""
+            outcome = Outcome(
+                OutcomeKind.CONFIG,
+                f"{request.method} {path} does not exist on the server{body}: check the endpoint= of "
+                f"destination {self.lane!r} (scheme, host and base path only); its events are kept",
+            )
+        return response, outcome
 
     # -- recording -------------------------------------------------------------------------
 

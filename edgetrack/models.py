@@ -70,6 +70,7 @@ class OutcomeKind(enum.Enum):
     TOO_LARGE = "too_large"  # 413 or vendor equivalent: split the batch
     REJECTED = "rejected"  # 400/422: the events are bad (bisect, dead-letter)
     AUTH = "auth"  # 401/403/unknown key: pause the lane, keep the events
+    CONFIG = "config"  # 404/405 not from the vendor: no such endpoint; pause, keep the events
     TRANSIENT = "transient"  # 408, 5xx, timeouts, connection errors: back off
 
 

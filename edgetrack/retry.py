@@ -96,7 +96,7 @@ class RetryPolicy:
         if kind is OutcomeKind.RATE_LIMITED:
             wait = max(self.rate_limit_min, outcome.retry_after or 0.0)
             return Decision("pause", min(wait, self.rate_limit_cap), "rate_limited")
-        if kind is OutcomeKind.AUTH:
+        if kind in (OutcomeKind.AUTH, OutcomeKind.CONFIG):  # a person must fix the key or the URL
             wait = min(self.auth_pause_cap, self.auth_pause_base * 2 ** max(0, failures - 1))
-            return Decision("pause", wait, "auth")
+            return Decision("pause", wait, kind.value)
         return Decision("backoff", self.backoff(failures, rng), kind.value)

@@ -143,6 +143,11 @@ class Scheduler:
             self._offline_wait = OFFLINE_PROBE_MIN
         return deadline, state.pending == 0
 
+    @property
+    def offline(self) -> bool:
+        """The power probe's last reading said the network is down."""
+        return self.policy.mode(self._power_state) == "offline"
+
     def _read_power(self) -> Any:
         if self._power is None:
             return None
@@ -232,13 +237,15 @@ class Scheduler:
             self._drop_store()  # the file was deleted or moved aside: follow the new one
         if self._store is None:
             store = self._store = self._open_store()
-            store.clear_pause(self.name, "auth")  # a new client may carry the corrected key: try once
+            for reason in ("auth", "config"):  # a new client may carry the corrected key or URL: try once
+                store.clear_pause(self.name, reason)
             retry = self.retry
             store.cap_waits(  # a wait persisted by an earlier run never outlasts its own maximum
                 store.now(),
                 pauses={
                     "rate_limited": retry.rate_limit_cap,
                     "auth": retry.auth_pause_cap,
+                    "config": retry.auth_pause_cap,
                     "": retry.rate_limit_cap,
                 },
                 backoff=retry.backoff_cap,

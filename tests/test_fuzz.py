@@ -479,7 +479,7 @@ def test_timestamp_before_year_1000_is_iso_8601_and_never_blocks_a_lane(tmp_path
             _, msg = client.track("u", "Old", timestamp=dt.datetime(999, 1, 1))
             client.track("u", "New")
             assert msg["timestamp"] == "0999-01-01T00:00:00.000Z"
-            assert client.flush(5) is True
+            assert client.flush(5) is False  # not every event was delivered: one was dead-lettered
         assert [e["name"] for e in emu.events("batch_com")] == ["new"]
 
 
@@ -515,5 +515,5 @@ def test_an_event_a_destination_cannot_map_never_blocks_its_lane(
         ) as client:
             call(client)
             client.track("u", "Next")
-            assert client.flush(3) is True
+            assert client.flush(3) is False  # not every event was delivered: one was dead-lettered
         assert [e.get("name") for e in emu.events("encharge")] == ["Next"]

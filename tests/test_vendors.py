@@ -95,7 +95,7 @@ def test_parcelvoy_validation_error_dead_letters_only_the_bad_event(
     with Client([VENDORS["parcelvoy"](emulator, None)], path=tmp_path / "q.db") as client:
         client.identify("u1", {"timezone": "Mars/Olympus_Mons"})
         client.track("u1", "After")
-        assert client.flush(10) is True
+        assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
         lane = client.stats().lanes["parcelvoy"]
     assert lane.dead_lettered == {"rejected": 1}
     assert [e["name"] for e in emulator.events("parcelvoy")] == ["After"]
@@ -107,7 +107,7 @@ def test_batch_validation_error_is_dead_lettered_with_the_code(tmp_path: Path) -
         with Client([VENDORS["batch_com"](emu, None)], path=tmp_path / "q.db") as client:
             client.track("u1", "Order Completed")
             client.track("u1", "ue.order_completed")
-            assert client.flush(10) is True
+            assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
             lane = client.stats().lanes["batch_com"]
             dead = client._open_store().dead_letters()
         assert lane.dead_lettered == {"rejected": 1} and lane.delivered == 1
@@ -124,7 +124,7 @@ def test_scripted_validation_error_on_a_single_event_is_dead_lettered(
     )
     with Client([VENDORS[vendor](emulator, None)], path=tmp_path / "q.db", flush_at=1) as client:
         client.track("u1", "First")
-        assert client.flush(10) is True
+        assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
         client.track("u1", "Second")
         assert client.flush(10) is True
         lane = client.stats().lanes[vendor]
@@ -149,7 +149,7 @@ def test_an_event_over_the_vendor_size_limit_is_dead_lettered(
         with Client([VENDORS[vendor](emu, None)], path=tmp_path / "q.db") as client:
             client.track("u1", "Big", {"blob": "x" * 8_000})
             client.track("u1", "Small")
-            assert client.flush(10) is True
+            assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
             lane = client.stats().lanes[vendor]
         assert sum(lane.dead_lettered.values()) == 1 and lane.delivered == 1
 
@@ -194,7 +194,7 @@ def test_one_poisoned_event_in_a_batch_is_isolated(tmp_path: Path) -> None:
         with Client([VENDORS["batch_com"](emu, None)], path=tmp_path / "q.db") as client:
             for n in range(50):
                 client.track("u1", "poison" if n == 17 else "ok", {"n": n})
-            assert client.flush(20) is True
+            assert client.flush(20) is False  # not every event was delivered: one was dead-lettered
             lane = client.stats().lanes["batch_com"]
         received = [e["attributes"]["n"] for e in emu.events("batch_com")]
         requests = emu.requests
@@ -223,7 +223,7 @@ def test_dead_letters_can_be_listed_requeued_and_purged(emulator: Emulator, tmp_
     with Client([VENDORS["encharge"](emulator, None)], path=tmp_path / "q.db") as client:
         client.track("u1", "First")
         client.track("u1", "Second")
-        assert client.flush(10) is True
+        assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
         (letter,) = client.dead_letters()
         assert letter.reason == "rejected" and '"bad"' in letter.detail
         assert client.requeue_dead_letters() == 1
@@ -231,7 +231,7 @@ def test_dead_letters_can_be_listed_requeued_and_purged(emulator: Emulator, tmp_
         assert client.dead_letters() == []
         emulator.fail_next(Fault(400, b'{"error": "bad"}'), vendor="encharge")
         client.track("u1", "Third")
-        assert client.flush(10) is True
+        assert client.flush(10) is False  # the third was dead-lettered
         assert client.purge_dead_letters(lane="encharge") == 1 and client.dead_letters() == []
     assert [e["name"] for e in emulator.events("encharge")] == ["Second", "First"]
 
@@ -275,5 +275,5 @@ def test_each_dead_letter_is_passed_to_on_error(emulator: Emulator, tmp_path: Pa
         c.track("u1", "A")
         c.track("u1", "B")
         c.track("u1", "C")
-        assert c.flush(10) is True
+        assert c.flush(10) is False  # not every event was delivered: one was dead-lettered
     assert [(f.kind, f.status) for f in seen] == [("dead_lettered", 400), ("dead_lettered", 400)]

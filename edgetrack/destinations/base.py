@@ -20,6 +20,7 @@ __all__ = [
     "check_key",
     "gzip_body",
     "join_json",
+    "json_field",
     "json_request",
     "load",
     "segment_batch",
@@ -102,12 +103,27 @@ def standard_outcome(response: Response) -> Outcome:
         return Outcome(OutcomeKind.TOO_LARGE, detail)
     if status in (401, 403):
         return Outcome(OutcomeKind.AUTH, detail)
+    if status in _NO_SUCH_ENDPOINT:
+        return Outcome(OutcomeKind.CONFIG, detail)
     if status == 0 or status == 408 or status >= 500 or 300 <= status < 400:
         return Outcome(OutcomeKind.TRANSIENT, detail or f"HTTP {status}")
     return Outcome(OutcomeKind.REJECTED, detail)
 
 
+#: Statuses that say the URL itself is wrong (a wrong endpoint or base path): the lane pauses as
+#: misconfigured, keeping its events, instead of dead-lettering them as refused.
+_NO_SUCH_ENDPOINT = (404, 405, 410)
+
 Verdict = tuple[str, str]  # ("skipped" | "expired" | "dead", reason): an event this lane will not send
+
+
+def json_field(body: bytes, name: str) -> object:
+    """``body``'s top-level ``name`` when it is a JSON object, else None (never raises)."""
+    try:
+        value = json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        return None
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def load(event: QueuedEvent) -> dict[str, Any]:
@@ -142,6 +158,14 @@ class BaseDestination:
 
     def interpret(self, response: Response) -> Outcome:
         return standard_outcome(response)
+
+    def public_path(self, url: str) -> str:
+        """The path of ``url`` as it may be shown in logs and ``stats()`` (no keys in it)."""
+        return self.redact(urlsplit(url).path or "/")
+
+    def redact(self, text: str) -> str:
+        """``text`` with any key this destination puts in its URLs taken out (Batch.com's)."""
+        return text
 
     def __repr__(self) -> str:  # never show keys
         return f"{type(self).__name__}(endpoint={self.endpoint!r}, name={self.name!r})"

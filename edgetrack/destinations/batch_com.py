@@ -125,7 +125,7 @@ class BatchCom(BaseDestination):
         max_bytes: int = 1_000_000,
         allow_http: bool = False,
     ) -> None:
-        api_key = check_key("BatchCom", "api_key", api_key)
+        api_key = self._api_key = check_key("BatchCom", "api_key", api_key)
         self._rest_key = check_key("BatchCom", "rest_api_key", rest_api_key)
         self.endpoint = check_endpoint("BatchCom", endpoint, allow_http=allow_http)
         self.name = name
@@ -134,6 +134,9 @@ class BatchCom(BaseDestination):
 
     def __repr__(self) -> str:  # the url holds the API key
         return f"BatchCom(endpoint={self.endpoint!r}, name={self.name!r})"
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._api_key, "<api_key>")
 
     def check(self, event: QueuedEvent, now: float) -> Verdict | None:
         envelope = load(event)
@@ -159,6 +162,8 @@ class BatchCom(BaseDestination):
             code = None
         if code == 60:  # TOO_MANY_REQUESTS, whatever the status: wait at least 5 s
             return Outcome(OutcomeKind.RATE_LIMITED, detail)
-        if response.status == 404:  # ROUTE_NOT_FOUND: the API key in the path is wrong
+        if response.status == 404 and code is not None:
+            # Batch's own ROUTE_NOT_FOUND (code 20): the API key in the path names no app. A 404
+            # without Batch's error body comes from elsewhere (a wrong endpoint).
             return Outcome(OutcomeKind.AUTH, detail)
         return super().interpret(response)

@@ -27,7 +27,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, json_request, load
+from edgetrack.destinations.base import (
+    BaseDestination,
+    check_endpoint,
+    check_key,
+    json_field,
+    json_request,
+    load,
+)
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
 
 __all__ = ["Parcelvoy"]
@@ -129,7 +136,9 @@ class Parcelvoy(BaseDestination):
     def interpret(self, response: Response) -> Outcome:
         status = response.status
         detail = response.error or response.body[:500].decode("utf-8", "replace")
-        if status == 404:  # an unknown or revoked key ("The requested project does not exist")
+        if status == 404 and json_field(response.body, "code") == 6000:
+            # Parcelvoy's own answer to an unknown or revoked key: "The requested project does
+            # not exist" (code 6000). Any other 404 (Koa's "Not Found") is a wrong endpoint.
             return Outcome(OutcomeKind.AUTH, detail)
         if status == 422:
             return Outcome(OutcomeKind.REJECTED, detail)

@@ -51,6 +51,19 @@ class DeadLetters:
         with forksafe.inside():
             return [DeadLetter(*row) for row in self.conn.execute(sql + " ORDER BY id LIMIT ?", args)]
 
+    def dead_letter_mark(self) -> int:
+        """The newest dead letter's id (0 for none): a mark for ``dead_letters_since``."""
+        with forksafe.inside():
+            return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM dead_letters").fetchone()[0])
+
+    def dead_letters_since(self, mark: int, *, upto: int) -> int:
+        """Dead letters made after ``mark`` of events queued with ids up to ``upto``."""
+        with forksafe.inside():
+            row = self.conn.execute(
+                "SELECT count(*) FROM dead_letters WHERE id > ? AND event_id <= ?", (mark, upto)
+            ).fetchone()
+        return int(row[0])
+
     def dead_letter_count(self) -> int:
         with forksafe.inside():
             return int(self.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])

@@ -32,6 +32,7 @@ class LaneState:
     last_error: str | None
     last_error_at: float | None = None
     seen: float | None = None
+    cursor: int = 0
 
 
 class Reading:
@@ -100,7 +101,13 @@ class Reading:
             last_error=row[9],
             last_error_at=row[11],
             seen=row[12],
+            cursor=cursor,
         )
+
+    def newest_id(self) -> int:
+        """The id of the newest event ever queued (ids are never reused)."""
+        with forksafe.inside():
+            return self._seq(self.conn)
 
     def counters(self) -> dict[str, dict[tuple[str, str], int]]:
         result: dict[str, dict[tuple[str, str], int]] = {}
