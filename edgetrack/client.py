@@ -42,6 +42,7 @@ __all__ = ["Client"]
 log = logging.getLogger("edgetrack")
 
 _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+QUEUE_FULL_EPISODE = 60.0  # seconds without a drop for room that end a "queue full" episode
 
 
 class Client(Calls, Observe):
@@ -152,6 +153,7 @@ class Client(Calls, Observe):
         )
         self._schedulers: list[Scheduler] | None = None
         self._urgent_seq = 0
+        self._last_drop = -QUEUE_FULL_EPISODE * 2  # monotonic time of the last drop for room
         self._scheduler_options: dict[str, Any] = {
             "make_sender": sender or partial(_http_sender, ca_bundle, _check_proxies(proxies)),
             "retry": retry,
@@ -364,7 +366,16 @@ class Client(Calls, Observe):
 
     def _on_commit(self, count: int, dropped: dict[str, int]) -> None:
         if dropped:
-            log.warning("edgetrack: queue full; dropped the oldest events: %s", dropped)
+            # Once per episode (one ends after a minute with no drop): a full queue drops at
+            # nearly every commit, and each of those is counted in stats() anyway.
+            now = self.clock.monotonic()
+            if now - self._last_drop > QUEUE_FULL_EPISODE:
+                log.warning(
+                    "edgetrack: the queue is full (QueueLimits); dropping the oldest events, counted "
+                    "in stats() as dropped['queue_full']: %s",
+                    dropped,
+                )
+            self._last_drop = now
         if self._urgent_seq and self._writer.committed >= self._urgent_seq:
             self._urgent_seq = 0  # an urgent event is on disk: send it, and everything pending, now
             self.network_active()

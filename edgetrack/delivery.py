@@ -217,7 +217,7 @@ class LaneDelivery:
     def _dead_letter(
         self, sent: _Sent, event: QueuedEvent, reason: str, response: Response, outcome: Outcome
     ) -> None:
-        sent.dead.append((event, reason, f"HTTP {response.status}: {outcome.detail}"[:500]))
+        sent.dead.append((event, reason, describe(response, outcome)[:500]))
         sent.settled.append((event, "dead", reason))
         self._report(DeliveryFailure(self.lane, "dead_lettered", response.status, outcome.detail, 1, 0.0))
 
@@ -275,7 +275,7 @@ class LaneDelivery:
     ) -> Decision:
         response, outcome = failure
         decision = self._retry.decide(outcome, state.failures + 1, self._rng)
-        error = f"HTTP {response.status}: {outcome.detail}" if response.status else outcome.detail
+        error = describe(response, outcome)
         at = store.now()
         if decision.action == "pause":
             store.fail(
@@ -336,11 +336,21 @@ class LaneDelivery:
 
 
 def _short(failure: DeliveryFailure) -> str:
-    detail = failure.detail.strip()[:200]
-    status = f"HTTP {failure.status}" if failure.status else ""
+    return _cause(failure.status, failure.detail)[:240]
+
+
+def describe(response: Response, outcome: Outcome) -> str:
+    """What went wrong, said once: ``HTTP 503: upstream trouble``, ``HTTP 500`` (not "HTTP 500:
+    HTTP 500"), or the transport's error for a request that got no answer."""
+    return _cause(response.status, outcome.detail)
+
+
+def _cause(status: int, detail: str) -> str:
+    detail = detail.strip()
+    prefix = f"HTTP {status}" if status else ""
     if not detail:
-        return status or "no detail"
-    return detail if not status or detail.startswith(status) else f"{status}: {detail}"
+        return prefix or "no detail"
+    return detail if not prefix or detail.startswith(prefix) else f"{prefix}: {detail}"
 
 
 def _corrected(event: QueuedEvent, timeline: Timeline, offset: float) -> QueuedEvent:

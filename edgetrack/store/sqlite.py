@@ -394,7 +394,11 @@ class SQLiteStore(DeadLetters, Reading):
             (len(dropped), freed_bytes),
         )
         per_lane: dict[str, int] = {}
-        for name, cursor in conn.execute("SELECT name, cursor FROM lanes").fetchall():
+        lanes = conn.execute("SELECT name, cursor FROM lanes").fetchall()
+        if not lanes:  # queued for whoever opens the file later: count the drop for the queue
+            self._bump(conn, "*", {("dropped", "queue_full"): len(dropped)})
+            return {"*": len(dropped)}
+        for name, cursor in lanes:
             n = sum(1 for event_id, lane in dropped if event_id > cursor and lane in (None, name))
             if n:
                 per_lane[name] = n
@@ -503,6 +507,10 @@ class SQLiteStore(DeadLetters, Reading):
             for event, name, reason in settled:
                 if event.id > cursor:
                     tally[(name, reason)] = tally.get((name, reason), 0) + 1
+            if tally.get(("delivered", "")):  # a success: the last error is history
+                conn.execute(
+                    "UPDATE lanes SET last_error = NULL, last_error_at = NULL WHERE name = ?", (claim.lane,)
+                )
             self._bump(conn, claim.lane, tally)
             self._delete_done(conn)
 

@@ -338,6 +338,8 @@ class Writer:
             self._done += len(group)
             self._inflight = 0
             self._attempts += 1
+            if self.failing:
+                log.info("edgetrack: queue writes work again")
             self.failing = False
             self._progress.notify_all()
         try:
