@@ -8,6 +8,15 @@
 
 Public names are loaded on first use (PEP 562), so ``import edgetrack`` stays cheap and the
 app's path to its first ``track()`` carries no more code than it needs.
+
+Module-level use works as with segment-analytics-python, with no ``configure()``::
+
+    import edgetrack as analytics
+    analytics.write_key = "<Segment write key>"
+    analytics.track("user-1", "Signed Up")
+
+The settings below are read when the first call builds the default client
+(``edgetrack.compat.SegmentClient`` says what each does); ``configure(...)`` replaces it.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
         flush,
         group,
         identify,
+        join,
         page,
         screen,
         shutdown,
@@ -68,6 +78,7 @@ __all__ = [
     "flush",
     "group",
     "identify",
+    "join",
     "page",
     "screen",
     "shutdown",
@@ -82,6 +93,7 @@ _DEFAULT = (
     "flush",
     "group",
     "identify",
+    "join",
     "page",
     "screen",
     "shutdown",
@@ -111,3 +123,31 @@ _WHERE: dict[str, str] = {
 
 
 __getattr__, __dir__ = _lazy_exports("edgetrack", _WHERE, globals())
+
+# segment-analytics-python's module settings (read by the first module-level call)
+write_key: str | None = None
+host: str | None = None
+on_error: object = None
+debug: bool = False
+log_handler: object = None
+send: bool = True
+sync_mode: bool = False
+max_queue_size: int | None = None  # None: QueueLimits' default (200,000 events on disk)
+gzip: bool | None = None  # None: gzip on
+timeout: float | None = None  # None: Timeouts' default (10 s connect, 30 s read)
+max_retries: int | None = None  # accepted; edgetrack keeps a batch until delivered or expired
+proxies: dict[str, str] | None = None
+_SEGMENT_SETTINGS = (  # settings, not names to import: kept out of __all__
+    "debug",
+    "gzip",
+    "host",
+    "log_handler",
+    "max_queue_size",
+    "max_retries",
+    "on_error",
+    "proxies",
+    "send",
+    "sync_mode",
+    "timeout",
+    "write_key",
+)

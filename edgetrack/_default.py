@@ -1,8 +1,12 @@
-"""The module-level default client, for small scripts: ``edgetrack.configure(...)`` then
-``edgetrack.track(...)``, as with ``segment.analytics``."""
+"""The module-level default client, for small scripts and for code moving over from
+segment-analytics-python: ``edgetrack.configure(...)`` then ``edgetrack.track(...)``, or, with
+no ``configure()``, Segment's way: ``edgetrack.write_key = "..."`` (and ``host``, ``send``,
+``debug``, ``on_error``, ``sync_mode``, ``max_queue_size``, ``gzip``, ``timeout``,
+``max_retries``, ``proxies``), read once when the first call builds the client."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -18,6 +22,7 @@ __all__ = [
     "flush",
     "group",
     "identify",
+    "join",
     "page",
     "screen",
     "shutdown",
@@ -41,12 +46,28 @@ def configure(*args: Any, **kwargs: Any) -> Client:
 
 
 def default_client() -> Client:
-    if _client is None:
+    """The client the module-level calls use: ``configure()``'s, or one built from the module's
+    Segment-style settings on the first call (as segment-analytics-python's ``_proxy`` does)."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = _from_settings()
+        return _client
+
+
+def _from_settings() -> Client:
+    from edgetrack.compat import SegmentClient
+
+    package = sys.modules["edgetrack"]
+    write_key = getattr(package, "write_key", None)
+    if not write_key:
         raise NotConfiguredError(
-            "edgetrack.track() and friends need a default client: call "
-            "edgetrack.configure([IntileryMobile('<write key>')]) first"
+            "edgetrack.track() and friends need a default client: set edgetrack.write_key = "
+            "'<Segment write key>' (Segment's way), or call edgetrack.configure([IntileryMobile('<key>')])"
         )
-    return _client
+    names = [name for name in package._SEGMENT_SETTINGS if name != "write_key"]
+    settings: dict[str, Any] = {name: getattr(package, name, None) for name in names}
+    return SegmentClient(write_key, **{name: value for name, value in settings.items() if value is not None})
 
 
 def track(*args: Any, **kwargs: Any) -> Result:
@@ -75,6 +96,11 @@ def group(*args: Any, **kwargs: Any) -> Result:
 
 def flush(timeout: float | None = None) -> bool:
     return default_client().flush(timeout)
+
+
+def join() -> None:
+    """segment-analytics-python's ``join()``: wait until the queue is sent."""
+    default_client().flush()
 
 
 def shutdown(timeout: float | None = None) -> bool:
