@@ -1,5 +1,5 @@
 """Destinations from a file, for the CLI (``edgetrack flush --config``) and for apps that keep
-their keys out of code. TOML (Python >= 3.11) or JSON, chosen by the file's extension::
+their keys out of code. TOML or JSON, chosen by the file's extension::
 
     # /etc/kiosk/edgetrack.toml
     app_name = "kiosk"                          # optional: names the default queue folder
@@ -78,15 +78,16 @@ def _parse(source: Path) -> dict[str, Any]:
             data = json.loads(raw)
         except ValueError as exc:
             raise ConfigError(f"{source} is not valid JSON: {exc}") from exc
-    elif sys.version_info >= (3, 11):
-        import tomllib
+    else:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # the same parser, from PyPI (a dependency on Python 3.10 only)
+            import tomli as tomllib
 
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
-    else:
-        raise ConfigError(f"{source}: TOML needs Python 3.11 or newer; write the same keys as .json")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a table/object with a 'destinations' list")
     return data

@@ -27,6 +27,76 @@ __all__ = ["MessageBuilder", "iso_utc", "iso_utc_from_epoch", "queued_form"]
 
 MAX_MESSAGE_ID = 100
 _VIEWS = ("page", "screen")
+
+#: The deepest nesting of objects and arrays accepted in properties, traits, context and
+#: integrations. The strictest JSON parser a vendor's collector may run is Rust's serde_json
+#: (128 levels); Jackson (2.15+) stops at 1,000, Go's encoding/json at 10,000, and Python's own
+#: parser at its recursion limit (about 1,000). 100 is under all of them, and far deeper than any
+#: analytics property needs (Batch.com flattens one level).
+MAX_DEPTH = 100
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+
+
+def _shape_ok(value: object, depth: int = 1) -> bool:
+    """Fast check (the hot path): every dict key is a str and nothing nests past MAX_DEPTH.
+    False sends the call to ``_shape_problem``, which says exactly what is wrong, if anything."""
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                return False
+            if type(item) not in _LEAVES and not _shape_ok(item, depth + 1):
+                return False
+    elif kind is list or kind is tuple:
+        for item in value:  # type: ignore[attr-defined]
+            if type(item) not in _LEAVES and not _shape_ok(item, depth + 1):
+                return False
+    return True
+
+
+def _json_key(key: object) -> object:
+    """The name a dict key gets in JSON (what json.dumps writes for it)."""
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, float):
+        return float.__repr__(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    return key
+
+
+def _shape_problem(value: object, path: str, depth: int = 1) -> str | None:
+    """What is wrong with ``value``'s shape (too deep, or two keys that are one in JSON)."""
+    if depth > MAX_DEPTH:
+        shown = path if len(path) <= 80 else path[:77] + "..."
+        return f"{shown} is nested more than {MAX_DEPTH} levels deep; flatten it"
+    if isinstance(value, dict):
+        names: dict[object, object] = {}
+        for key in value:
+            name = _json_key(key)
+            if name in names and isinstance(name, str):
+                return (
+                    f"{path} has the keys {names[name]!r} and {key!r}, which are both {name!r} in "
+                    "JSON: one would hide the other; keep one"
+                )
+            names[name] = key
+        items = [(f"[{key!r}]", item) for key, item in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"[{index}]", item) for index, item in enumerate(value)]
+    else:
+        return None
+    for step, item in items:
+        if type(item) not in _LEAVES:
+            found = _shape_problem(item, path + step if len(path) <= 80 else path, depth + 1)
+            if found:
+                return found
+    return None
 _UTC = _dt.timezone.utc
 _last_second: tuple[int, str] = (-1, "")  # replaced whole, so threads never see half of it
 
@@ -145,8 +215,8 @@ _string: Callable[[str], str] = json.encoder.encode_basestring
 
 def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None:
     """Find the first value JSON cannot carry and say what to change (slow path, errors only)."""
-    if depth > 800:
-        return f"{path} is nested too deeply for JSON; flatten it"
+    if depth > MAX_DEPTH + 1:
+        return f"{path[:80]}... is nested more than {MAX_DEPTH} levels deep; flatten it"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{path} is {value!r}, which JSON cannot carry; send None or a finite number"
     if isinstance(value, _decimal_and_uuid()[0]) and not value.is_finite():
@@ -305,6 +375,7 @@ class MessageBuilder:
                     f"message_id must be 1 to {MAX_MESSAGE_ID} characters (the Segment spec's "
                     f"limit), got {len(mid)}"
                 )
+        self._check_shapes(kind, fields, ctx, integ)
         msg: dict[str, Any] = {
             "type": kind,
             "messageId": mid,
@@ -368,6 +439,17 @@ class MessageBuilder:
             msg.setdefault("name", None)
             msg.setdefault("category", None)
         return msg, body, size
+
+    @staticmethod
+    def _check_shapes(
+        kind: str, fields: dict[str, Any], context: dict[str, Any] | None, integrations: dict[str, Any] | None
+    ) -> None:
+        """Refuse a call whose values nest too deeply or hold two keys that collide in JSON."""
+        for name, value in (*fields.items(), ("context", context), ("integrations", integrations)):
+            if type(value) is dict and not _shape_ok(value):
+                problem = _shape_problem(value, name)
+                if problem is not None:
+                    raise EventValueError(f"{kind}(): {problem}")
 
     @staticmethod
     def _dumps(kind: str, value: object) -> str:

@@ -23,6 +23,7 @@ from edgetrack.cli import main
 from edgetrack.destinations import IntileryMobile, Segment
 from edgetrack.emulator import Emulator, Fault
 from edgetrack.store import SQLiteStore
+from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -306,7 +307,7 @@ def test_missing_corrupt_foreign_and_locked_files_are_clear_errors(tmp_path: Pat
     conn.close()
     result = run("dead-letters", "purge", "--db", str(foreign), "--all", "--yes")
     assert result.exit_code == 1 and "not an edgetrack queue file" in result.output
-    tables = sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master").fetchall()
+    tables = query(foreign, "SELECT name FROM sqlite_master")
     assert tables == [("notes",)]  # nothing created in somebody else's file
 
     path = tmp_path / "q.db"

@@ -115,7 +115,7 @@ def test_a_backward_jump_after_start_does_not_hold_the_start_up_delay(tmp_path: 
     rig.clock.advance(10.5)
     rig.scheduler.run_once()
     assert len(rig.sender.events()) == 25
-    rig.store.close()
+    rig.close()
 
 
 def test_events_queued_while_the_clock_was_ahead_become_due_after_a_restart(
@@ -139,7 +139,7 @@ def test_events_queued_while_the_clock_was_ahead_become_due_after_a_restart(
     assert rig.store.now() - rig.lane().oldest_created == pytest.approx(5.0)  # type: ignore[attr-defined]
     rig.scheduler.run_once()
     assert len(rig.sender.events()) == 40  # 40 >= flush_at: due at once, not in 30 days
-    rig.store.close()
+    rig.close()
     with mobile(emulator, queue_path, clock) as client:
         stats = client.stats()
     assert stats.lanes["intilery_mobile"].pending == 0
@@ -166,7 +166,7 @@ def test_a_reboot_with_a_stale_clock_neither_stalls_nor_expires(emulator: Emulat
     rig.scheduler.run_once()
     assert len(rig.sender.events()) == 10  # ...and no longer
     assert rig.store.counters()["intilery_mobile"].get(("dead", "max_age")) is None
-    rig.store.close()
+    rig.close()
 
 
 def test_a_pause_is_bounded_relative_to_now_after_a_backward_jump(
@@ -221,8 +221,8 @@ def test_persisted_waits_are_capped_by_their_own_maximum_on_reload(
     assert states["a"].paused_until - rig.store.now() <= retry.rate_limit_cap
     assert states["b"].next_attempt is not None
     assert states["b"].next_attempt - rig.store.now() <= retry.backoff_cap
-    rig.store.close()
-    rig_b.store.close()
+    rig.close()
+    rig_b.close()
 
 
 def test_timestamps_from_a_wrong_clock_are_corrected_when_the_clock_is_set(

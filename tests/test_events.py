@@ -528,3 +528,33 @@ def test_a_forked_child_makes_its_own_message_ids(client: Client) -> None:
     child = os.read(read_fd, 100).decode()
     os.waitpid(pid, 0)
     assert child != client.track("u", "E")[1]["messageId"]
+
+
+@pytest.mark.parametrize("where", ["properties", "context", "integrations"])
+def test_nesting_deeper_than_the_limit_is_refused_with_a_short_message(client: Client, where: str) -> None:
+    """101 levels are refused by edgetrack's own limit (not the JSON encoder's recursion, which
+    Python 3.13 no longer hits at 5,000), with a message of a few lines, not 4,000 characters."""
+    from edgetrack.events import MAX_DEPTH
+
+    def deep(levels: int) -> object:
+        value: object = "leaf"
+        for _ in range(levels):
+            value = {"a": value}
+        return value
+
+    ok = client.track("u", "E", **{where: {"x": deep(MAX_DEPTH - 1)}})  # type: ignore[arg-type]
+    assert ok[0] is True
+    for levels in (MAX_DEPTH, 1_500, 5_000):
+        with pytest.raises(EventValueError, match="nested more than 100 levels") as refused:
+            client.track("u", "E", **{where: {"x": deep(levels)}})  # type: ignore[arg-type]
+        assert len(str(refused.value)) < 300
+
+
+def test_keys_that_collide_in_json_are_refused(client: Client) -> None:
+    """{1: 'a', '1': 'b'} would become JSON with a duplicate key: refused at the call, naming both."""
+    with pytest.raises(EventValueError, match="both '1' in JSON"):
+        client.track("u", "E", {"n": {1: "a", "1": "b"}})
+    with pytest.raises(EventValueError, match="both 'true'"):
+        client.identify("u", {True: 1, "true": 2})
+    ok, msg = client.track("u", "E", {7: "int key", "x": 1})  # non-str keys alone are fine
+    assert ok is True and msg["properties"] == {7: "int key", "x": 1}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import select
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from edgetrack import Client
+from tests.conftest import query
 
 FORKS = int(os.environ.get("EDGETRACK_FORKS", "200"))
 CHILD_BOUND = 20.0  # a child that has not answered by then is hung (a healthy one takes ms)
@@ -78,8 +78,7 @@ def test_fork_during_commits_never_leaves_a_child_hung(tmp_path: Path) -> None:
         busy.join()
         parent.shutdown()
         child_client.shutdown()
-    committed = sqlite3.connect(path).execute("SELECT count(*) FROM events WHERE body LIKE '%Forked%'")
-    children_events = committed.fetchone()[0]
+    children_events = query(path, "SELECT count(*) FROM events WHERE body LIKE '%Forked%'")[0][0]
     print(f"\n{FORKS} forks during commits: {hung} hung, {refused} refused, {children_events} committed")
     assert hung == 0 and refused == 0, reasons[:3]
     assert children_events == FORKS

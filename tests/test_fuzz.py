@@ -87,10 +87,33 @@ def _documented(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
+def _json_names(value: object, depth: int = 0) -> None:
+    """The README's shape rules: no more than 100 levels of nesting, and no two keys of one
+    object that JSON would write the same (``{1: "a", "1": "b"}``)."""
+    if depth > 100:
+        raise ValueError("nested more than 100 levels")
+    if isinstance(value, dict):
+        names = [
+            json.dumps({key: 0})[1:-4]
+            for key in value
+            if isinstance(key, (str, int, float, bool)) or key is None
+        ]
+        if len(set(names)) < len(names):
+            raise ValueError("two keys are one in JSON")
+        items: list[object] = list(value.values())
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return
+    for item in items:
+        _json_names(item, depth + 1)
+
+
 def oracle_json(value: object) -> str:
     """The JSON the README promises for ``value``; raises when it promises a refusal."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=_documented)
     text.encode("utf-8")  # lone surrogates cannot be sent
+    _json_names(value)
     return text
 
 
@@ -408,7 +431,9 @@ def test_values_at_the_documented_edges(harness: Harness) -> None:
         ({(1,): "tuple key"}, False),
         ({"b": b"\xff"}, False),
         ({"c": cycle}, False),
-        ({"d": _nested(300, "dict")}, True),
+        ({"d": _nested(98, "dict")}, True),
+        ({"d": _nested(100, "dict")}, False),  # edgetrack's MAX_DEPTH, under every vendor parser's
+        ({"k": {1: "one", "1": "also one"}}, False),
         ({"d": _nested(100_000, "list")}, False),
         ({"t": ("a", ("b",))}, True),
         ({"when": dt.datetime(2024, 5, 2, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))}, True),

@@ -92,7 +92,7 @@ def test_scheduler_defers_on_battery_and_sends_on_mains(tmp_path: Path) -> None:
     r.scheduler.power_changed()
     r.scheduler.run_once()
     assert len(r.sender.events()) == 20
-    r.store.close()
+    r.close()
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_offline_sends_nothing_and_probes_with_growing_waits(
     probe.state = MAINS
     r.scheduler.run_once()
     assert len(r.sender.events()) == 50
-    r.store.close()
+    r.close()
 
 
 def test_radio_awake_signal_takes_pending_events_along(tmp_path: Path) -> None:
@@ -148,4 +148,4 @@ def test_radio_awake_signal_takes_pending_events_along(tmp_path: Path) -> None:
     r.scheduler.radio_awake()
     r.scheduler.run_once()
     assert len(r.sender.events()) == 3
-    r.store.close()
+    r.close()

@@ -69,6 +69,12 @@ class Rig:
         for scheduler in self.schedulers:
             scheduler.run_once(force=force)
 
+    def close(self) -> None:
+        """Close the rig's connection and every scheduler's (they open their own)."""
+        for scheduler in self.schedulers:
+            scheduler.stop(0.0)
+        self.store.close()
+
     def track(self, n: int, kind: str = "track", **props: object) -> list[str]:
         rows, ids = [], []
         for i in range(n):
@@ -96,7 +102,7 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     r = Rig(tmp_path / "q.db", [IntileryMobile("key", endpoint="http://127.0.0.1:9")], RecordingSender())
     yield r
-    r.store.close()
+    r.close()
     r.scheduler.stop(1)
 
 
@@ -140,7 +146,7 @@ def test_batches_stay_under_the_byte_limit(tmp_path: Path) -> None:
     lengths = [len(gzip.decompress(req.body)) for req in r.sender.requests]
     assert sum(len(decode_request(q)["batch"]) for q in r.sender.requests) == 60
     assert len(lengths) > 3 and max(lengths) <= 20_000
-    r.store.close()
+    r.close()
 
 
 def test_batch_body_has_write_key_sent_at_and_the_events_in_order(rig: Rig) -> None:
@@ -224,7 +230,7 @@ def test_unsupported_calls_are_counted_as_skipped(tmp_path: Path) -> None:
     assert len(r.sender.events()) == 3
     counts = r.store.counters()["intilery_mobile"]
     assert counts[("skipped", "identify")] == 2 and counts[("delivered", "")] == 3
-    r.store.close()
+    r.close()
 
 
 def test_failure_on_one_lane_does_not_hold_another(tmp_path: Path) -> None:
@@ -240,7 +246,7 @@ def test_failure_on_one_lane_does_not_hold_another(tmp_path: Path) -> None:
     r.run_once()
     assert r.lane("good").pending == 0  # type: ignore[attr-defined]
     assert r.lane("bad").pending == 40  # type: ignore[attr-defined]
-    r.store.close()
+    r.close()
 
 
 def test_deadline_is_capped_against_clock_jumps(rig: Rig) -> None:
@@ -274,7 +280,7 @@ def test_events_older_than_max_age_are_expired_and_counted(tmp_path: Path) -> No
     counts = r.store.counters()["intilery_mobile"]
     assert counts[("dead", "max_age")] == 1 and counts[("delivered", "")] == 1
     assert [d.reason for d in r.store.dead_letters()] == ["max_age"]
-    r.store.close()
+    r.close()
 
 
 def test_a_batch_the_server_keeps_failing_is_narrowed_then_dead_lettered(tmp_path: Path) -> None:
@@ -293,7 +299,7 @@ def test_a_batch_the_server_keeps_failing_is_narrowed_then_dead_lettered(tmp_pat
     assert sizes == [5, 5, 5, 1, 1, 1, 4]  # then the lane goes on with the rest, at full size
     assert [d.reason for d in r.store.dead_letters()] == ["max_attempts"]
     assert r.lane().pending == 4  # type: ignore[attr-defined]
-    r.store.close()
+    r.close()
 
 
 def test_network_errors_never_count_toward_giving_up(tmp_path: Path) -> None:
@@ -310,7 +316,7 @@ def test_network_errors_never_count_toward_giving_up(tmp_path: Path) -> None:
         r.scheduler.run_once(force=True)
     assert r.store.dead_letters() == [] and r.lane().pending == 3  # type: ignore[attr-defined]
     assert all(len(decode_request(q)["batch"]) == 3 for q in sender.requests)
-    r.store.close()
+    r.close()
 
 
 def test_a_fleet_starting_together_spreads_its_first_uploads(tmp_path: Path) -> None:
@@ -335,6 +341,7 @@ def test_a_fleet_starting_together_spreads_its_first_uploads(tmp_path: Path) -> 
             if sender.requests:
                 first_upload.append(second)
                 break
+        r.close()
     assert len(first_upload) == 100
     per_second = [first_upload.count(s) for s in range(12)]
     assert max(per_second) <= 20  # without jitter all 100 would land in second 0
@@ -408,4 +415,4 @@ def test_a_mapped_body_over_max_bytes_is_split_before_it_is_sent(tmp_path: Path)
     r.scheduler.run_once(force=True)
     assert [q.events for q in r.sender.requests] == [2, 2]
     assert r.store.counters()["intilery_mobile"][("split", "too_large")] == 1
-    r.store.close()
+    r.close()

@@ -17,6 +17,7 @@ import pytest
 from edgetrack import Client, RetryPolicy
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
+from tests.conftest import query
 
 
 def make(emu: Emulator, path: Path) -> Client:
@@ -141,7 +142,7 @@ def test_a_full_disk_keeps_events_in_memory_until_space_returns(tmp_path: Path) 
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["failing"] is True and result["errors"] >= 1
     assert result["done"] is True and result["accepted"] == 200
-    rows = sqlite3.connect(path).execute("SELECT count(*) FROM events WHERE type = 'track'").fetchone()[0]
+    rows = query(path, "SELECT count(*) FROM events WHERE type = 'track'")[0][0]
     assert rows == 201
 
 

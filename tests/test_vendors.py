@@ -109,7 +109,7 @@ def test_batch_validation_error_is_dead_lettered_with_the_code(tmp_path: Path) -
             client.track("u1", "ue.order_completed")
             assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
             lane = client.stats().lanes["batch_com"]
-            dead = client._open_store().dead_letters()
+            dead = client.dead_letters()
         assert lane.dead_lettered == {"rejected": 1} and lane.delivered == 1
         assert '"error_code": 31' in dead[0].detail or "31" in dead[0].detail
 
