@@ -2,8 +2,8 @@
 
 The caller's thread only validates, builds the envelope and serialises it (microseconds),
 then hands the row to the group-commit writer. Two daemon threads start on the first call:
-the writer (SQLite commits) and the scheduler (uploads). ``requests`` and ``sqlite_utils``
-are imported in those threads, never on the caller's path.
+the writer (SQLite commits) and one scheduler per destination (uploads). ``requests`` is
+imported in those threads, never on the caller's path.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class Client(Calls, Observe):
             self._open_writer_store,
             self.limits,
             on_commit=self._on_commit,
-            on_open=self._scheduler_now,
+            on_open=self._start_uploaders,
             on_fault=self._on_writer_fault,
             lanes=[d.name for d in self.destinations],
         )
@@ -188,9 +188,8 @@ class Client(Calls, Observe):
         from edgetrack.store.writer import is_corrupt
 
         def open_it() -> SQLiteStore:
-            return SQLiteStore.open(
-                self.path, clock=self.clock, synchronous="FULL" if self.durable else "NORMAL"
-            )
+            synchronous = "FULL" if self.durable else "NORMAL"
+            return SQLiteStore.open(self.path, clock=self.clock, synchronous=synchronous, limits=self.limits)
 
         try:
             store = open_it()
@@ -219,6 +218,7 @@ class Client(Calls, Observe):
         from edgetrack.flushing import losses
 
         store = self._open_store()
+        store.make_room()  # incremental vacuum for a file made before it (once; later opens skip)
         if self._losses is None:
             self._losses = losses(store)  # what flush() counts as lost starts from here
         if self._orphan_lane_age is not None and self.destinations:
@@ -330,8 +330,18 @@ class Client(Calls, Observe):
                 self._reset_after_fork()
             if self._started:
                 return
-            self._writer.start()  # its thread starts the scheduler once the queue is open
+            # The queue's own modules load here, not in the writer's thread: its first open (and
+            # so the first commit, the start of the promise that an event is on disk within a
+            # few ms) then does not wait for imports competing with the app for the GIL.
+            import edgetrack.store.sqlite  # noqa: F401
+
+            self._writer.start()  # its thread starts the lanes once the queue is open
             self._started = True
+
+    def _start_uploaders(self) -> None:
+        """After the first commit: build and start the lanes in a thread of their own, so their
+        imports (``requests``, ~180 ms) never hold up the writer's next commits."""
+        threading.Thread(target=self._scheduler_now, name="edgetrack-start", daemon=True).start()
 
     def _scheduler_now(self) -> list[Scheduler]:
         """The schedulers, one per destination, built and started on first need (normally by

@@ -97,6 +97,8 @@ def _shape_problem(value: object, path: str, depth: int = 1) -> str | None:
             if found:
                 return found
     return None
+
+
 _UTC = _dt.timezone.utc
 _last_second: tuple[int, str] = (-1, "")  # replaced whole, so threads never see half of it
 

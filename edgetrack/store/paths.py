@@ -1,4 +1,4 @@
-"""Where the queue lives, created owner-only. Light to import: no SQL, no sqlite-utils."""
+"""Where the queue lives, created owner-only. Light to import: no SQL."""
 
 from __future__ import annotations
 

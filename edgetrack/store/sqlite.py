@@ -20,7 +20,7 @@ from edgetrack.config import QueueLimits
 from edgetrack.errors import StorageError
 from edgetrack.models import QueuedEvent
 from edgetrack.protocols import Clock, SystemClock
-from edgetrack.store import forksafe
+from edgetrack.store import forksafe, space
 from edgetrack.store.dead_letters import DeadLetter, DeadLetters
 from edgetrack.store.owners import LIVE_OWNERS, make_owner, owner_is_dead
 from edgetrack.store.paths import ensure_private_file, quarantine
@@ -161,8 +161,10 @@ class SQLiteStore(DeadLetters, Reading):
         clock: Clock | None = None,
         synchronous: str = "NORMAL",
         busy_timeout: float = 5.0,
+        limits: QueueLimits | None = None,
     ) -> SQLiteStore:
-        """Open (creating owner-only if needed) and migrate the queue file."""
+        """Open (creating owner-only if needed) and migrate the queue file; with ``limits``, bound
+        the WAL this connection keeps (``store/space.py``)."""
         path = Path(path)
         clock = clock or SystemClock()
         ensure_private_file(path)
@@ -171,8 +173,11 @@ class SQLiteStore(DeadLetters, Reading):
                 str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             try:
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect in a new file only
                 _enable_wal(conn, busy_timeout)
                 conn.execute(f"PRAGMA synchronous={synchronous}")
+                if limits is not None:
+                    space.set_up(conn, limits)
                 conn.execute("PRAGMA foreign_keys=OFF")
                 migrate(_Conn(conn))
                 timeline = establish(conn, clock, record=True)
@@ -257,7 +262,13 @@ class SQLiteStore(DeadLetters, Reading):
         """Remove a lane with its pending events, dead letters and counters; returns how many
         pending events it had (counted in the queue's ``*`` counters as ``lane_dropped``)."""
         with self._tx() as conn:
-            return self._drop_lane(conn, name)
+            dropped = self._drop_lane(conn, name)
+        self._reclaim(everything=True)
+        return dropped
+
+    def _reclaim(self, *, everything: bool = False) -> None:
+        with forksafe.inside():
+            space.reclaim(self.conn, everything=everything)
 
     def _drop_lane(self, conn: sqlite3.Connection, name: str) -> int:
         row = conn.execute("SELECT 1 FROM lanes WHERE name = ?", (name,)).fetchone()
@@ -292,7 +303,10 @@ class SQLiteStore(DeadLetters, Reading):
                 for name, seen in conn.execute("SELECT name, coalesce(seen, created) FROM lanes").fetchall()
                 if name not in keep and seen < now - max_age
             ]
-            return {name: self._drop_lane(conn, name) for name in stale}
+            dropped = {name: self._drop_lane(conn, name) for name in stale}
+        if dropped:
+            self._reclaim(everything=True)
+        return dropped
 
     def cap_waits(self, now: float, *, pauses: Mapping[str, float], backoff: float, lease: float) -> None:
         """Bring every persisted wait within its own maximum from ``now`` (on reload): a pause by
@@ -338,6 +352,7 @@ class SQLiteStore(DeadLetters, Reading):
         if rows and len(rows[0]) == 5:  # (type, message_id, body, size, created): no wall time
             rows = [(*row, None) for row in rows]
         statements = self._inserts(shift)
+        dropped: dict[str, int] = {}
         with self._tx() as conn:
             if lanes:
                 self._ensure_lanes(conn, lanes, now)
@@ -352,9 +367,20 @@ class SQLiteStore(DeadLetters, Reading):
                 "RETURNING events, bytes",
                 (len(rows), added),
             ).fetchone()
-            if total_events > limits.max_events or total_bytes > limits.max_bytes:
-                return self._trim(conn, total_events, total_bytes, limits)
-        return {}
+            used = space.used_bytes(conn)
+            budget = space.file_budget(limits)
+            if total_events > limits.max_events or total_bytes > limits.max_bytes or used > budget:
+                # by the events' own bytes, or by the file's: whichever asks for more room
+                overflow = max(0.0, (used - budget * _TRIM_TO) / used) if used else 0.0
+                dropped = self._trim(conn, total_events, total_bytes, limits, int(total_bytes * overflow))
+        if dropped:
+            self._reclaim(everything=True)
+        return dropped
+
+    def make_room(self) -> bool:
+        """Turn on incremental vacuum in a file made without it (the writer's first open)."""
+        with forksafe.inside():
+            return space.convert(self.conn)
 
     def _inserts(self, shift: float) -> dict[int, str]:
         if not shift:
@@ -364,9 +390,11 @@ class SQLiteStore(DeadLetters, Reading):
             found = self._shifted[shift] = _insert_statements(shift)
         return found
 
-    def _trim(self, conn: sqlite3.Connection, events: int, size: int, limits: QueueLimits) -> dict[str, int]:
+    def _trim(
+        self, conn: sqlite3.Connection, events: int, size: int, limits: QueueLimits, for_the_file: int = 0
+    ) -> dict[str, int]:
         free_events = events - int(limits.max_events * _TRIM_TO)
-        free_bytes = size - int(limits.max_bytes * _TRIM_TO)
+        free_bytes = max(size - int(limits.max_bytes * _TRIM_TO), for_the_file)
         dropped: list[tuple[int, str | None]] = []
         freed_bytes = 0
         after = 0
@@ -513,6 +541,7 @@ class SQLiteStore(DeadLetters, Reading):
                 )
             self._bump(conn, claim.lane, tally)
             self._delete_done(conn)
+        self._reclaim()  # what the delivered events took goes back, a slice at a time
 
     def fail(
         self,

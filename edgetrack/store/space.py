@@ -1,0 +1,93 @@
+"""Keeping the queue file small on a phone's or an SD card's storage.
+
+``QueueLimits.max_bytes`` bounds what the queue takes on disk: the file, its WAL and its shared
+memory together. Three things hold it there:
+
+- **Incremental vacuum.** The file is created with ``auto_vacuum=INCREMENTAL`` (an older file
+  is converted once, by a ``VACUUM``, the first time a writer opens it), and pages that
+  deliveries and trims free are handed back to the file system a slice at a time
+  (``reclaim``), in the transactions that free them, off the ``track()`` path.
+- **A bounded WAL.** ``journal_size_limit`` truncates the WAL after each checkpoint, and the
+  automatic checkpoint runs at the same size, both ``wal_budget(limits)``: an eighth of
+  ``max_bytes``, at most 4 MiB.
+- **Trimming by the file's size**, not only by the events' own bytes: when the pages in use
+  pass ``file_budget(limits)`` the oldest events are dropped (and counted) as when
+  ``max_events`` is passed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from edgetrack.config import QueueLimits
+
+__all__ = [
+    "EMPTY_FILE",
+    "SHM_BYTES",
+    "convert",
+    "file_budget",
+    "reclaim",
+    "set_up",
+    "used_bytes",
+    "wal_budget",
+]
+
+SHM_BYTES = 32 * 1024  # the WAL index: 32 KiB for a WAL of up to ~4,000 pages
+EMPTY_FILE = 64 * 1024  # the schema's pages and a few events: no cap goes below this
+RECLAIM_SLICE = 256  # pages handed back per transaction (1 MiB at 4 KiB a page)
+RECLAIM_AT = 64  # free pages worth reclaiming
+
+
+def wal_budget(limits: QueueLimits) -> int:
+    """Bytes the WAL may keep between checkpoints."""
+    return min(4 * 1024 * 1024, limits.max_bytes // 8)
+
+
+def file_budget(limits: QueueLimits) -> int:
+    """Bytes the database file's used pages may take: ``max_bytes`` less room for the WAL twice
+    over (in WAL mode the file shrinks only when a checkpoint copies the change in, so between
+    two checkpoints the file keeps its old size while the WAL grows) and its index; never less
+    than an almost empty queue file (``EMPTY_FILE``)."""
+    return max(limits.max_bytes - 2 * wal_budget(limits) - SHM_BYTES, EMPTY_FILE)
+
+
+def set_up(conn: sqlite3.Connection, limits: QueueLimits) -> None:
+    """Per-connection settings that bound the WAL (run once a connection, outside transactions)."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    wal = wal_budget(limits)
+    conn.execute(f"PRAGMA journal_size_limit={wal}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal // page_size)}")
+
+
+def convert(conn: sqlite3.Connection) -> bool:
+    """Turn on incremental vacuum in a file made without it (one ``VACUUM``); False when another
+    connection is busy with the file (the next writer's open tries again)."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+        return True
+    try:
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("VACUUM")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def used_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of the file's pages that hold data (free pages are about to be handed back)."""
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return int((pages - free) * conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def reclaim(conn: sqlite3.Connection, *, everything: bool = False) -> int:
+    """Hand free pages back to the file system (a slice, or all), in a transaction of its own
+    (outside any other); returns how many pages were free.
+
+    ``executescript``, because Python's ``execute`` steps a statement without result columns
+    once, and ``incremental_vacuum`` frees one page a step.
+    """
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    if free >= RECLAIM_AT or (everything and free):
+        pages = free if everything else min(free, RECLAIM_SLICE)
+        conn.executescript(f"PRAGMA incremental_vacuum({pages});")
+    return free
