@@ -338,6 +338,11 @@ class Client(Calls, Observe):
             self._writer.start()  # its thread starts the lanes once the queue is open
             self._started = True
 
+    def lanes(self) -> list[Scheduler]:
+        """One scheduler per destination (built, started only if this client sends): the CLI
+        runs their passes itself."""
+        return self._scheduler_now()
+
     def _start_uploaders(self) -> None:
         """After the first commit: build and start the lanes in a thread of their own, so their
         imports (``requests``, ~180 ms) never hold up the writer's next commits."""

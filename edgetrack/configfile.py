@@ -59,6 +59,7 @@ class ConfigFile:
     path: Path | None = None
     app_name: str = "edgetrack"
     options: dict[str, Any] = field(default_factory=dict)
+    lanes: list[str] = field(default_factory=list)  # the destinations' lane names
 
     def client(self, **overrides: Any) -> Any:
         """A ``Client`` with this file's destinations, queue file and options (``overrides`` win)."""
@@ -117,8 +118,29 @@ def _destination(source: Path, index: int, entry: Any) -> Any:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def load_config(source: str | os.PathLike[str]) -> ConfigFile:
-    """Read a config file; raises ``ConfigError`` naming the file, the entry and what to change."""
+def _lane_name(source: Path, index: int, entry: Any) -> str:
+    """A destination's lane name without building it (no key needed): its ``name``, or its
+    class's default."""
+    import inspect
+
+    import edgetrack.destinations as module
+
+    where = f"{source}: destinations[{index}]"
+    if not isinstance(entry, dict) or entry.get("type") not in _TYPES:
+        raise ConfigError(f"{where}: type must be one of {', '.join(_TYPES)}; got {entry!r}")
+    if isinstance(entry.get("name"), str):
+        return str(entry["name"])
+    default = inspect.signature(getattr(module, entry["type"])).parameters["name"].default
+    return str(default)
+
+
+def load_config(source: str | os.PathLike[str], *, keys: bool = True) -> ConfigFile:
+    """Read a config file; raises ``ConfigError`` naming the file, the entry and what to change.
+
+    ``keys=False`` reads it without building the destinations (so without their keys): what
+    the CLI's read-only commands need, the queue file and the lane names, on a machine where
+    the keys' environment variables are not set.
+    """
     source = Path(source)
     data = _parse(source)
     unknown = sorted(set(data) - {"app_name", "path", "destinations", "client"})
@@ -139,8 +161,9 @@ def load_config(source: str | os.PathLike[str]) -> ConfigFile:
         raise ConfigError(f"{source}: path must be a string (the queue file)")
     return ConfigFile(
         source=source,
-        destinations=[_destination(source, i, entry) for i, entry in enumerate(entries)],
+        destinations=[_destination(source, i, entry) for i, entry in enumerate(entries)] if keys else [],
         path=Path(path).expanduser() if path else None,
         app_name=app_name,
         options=dict(options),
+        lanes=[_lane_name(source, i, entry) for i, entry in enumerate(entries)],
     )

@@ -48,6 +48,7 @@ class LaneStats:
     last_error_at: float | None = None
     orphan: bool = False
     seen_age: float | None = None
+    lease_owner: str | None = None  # who is sending the lane now (a client's ``host:pid:id``)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def lane_stats(
         last_error_at=wall(state.last_error_at),
         orphan=orphan,
         seen_age=None if state.seen is None else max(0.0, now - state.seen),
+        lease_owner=state.lease_owner,
     )
 
 

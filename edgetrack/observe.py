@@ -114,6 +114,12 @@ class Observe:
 
     # -- observing -------------------------------------------------------------------------
 
+    def pending_events(self, lanes: Sequence[str] | None = None) -> int:
+        """Events pending for any of ``lanes`` (default: this client's), each counted once."""
+        names = [d.name for d in self.destinations] if lanes is None else list(lanes)
+        with self._reading() as store:
+            return store.pending_union(names) if store is not None and names else 0
+
     def stats(self) -> Stats:
         """Every lane in the queue file (its backlog, state and counters, orphans flagged) plus
         the in-memory state. Never writes, never waits for another process's write lock."""

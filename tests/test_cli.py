@@ -377,3 +377,89 @@ def test_a_queue_path_with_uri_characters_opens(tmp_path: Path, emu: Emulator) -
     result = run("status", "--db", str(path))
     assert result.exit_code == 0, result.output
     assert "segment: pending 2" in result.output
+
+
+def test_looking_at_the_queue_needs_no_keys(tmp_path: Path, emu: Emulator) -> None:
+    """status, peek, tail, export and dead-letters list work with a config file whose keys are not
+    in the environment (an operator on SSH has no secrets); only flush needs them."""
+    path = tmp_path / "q.db"
+    fill(path, emu, 4)
+    cfg = tmp_path / "edgetrack.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "path": str(path),
+                "destinations": [
+                    {"type": "IntileryMobile", "write_key_env": "NOT_SET_HERE_1", "endpoint": emu.url},
+                    {"type": "Segment", "write_key_env": "NOT_SET_HERE_2", "endpoint": emu.url},
+                ],
+            }
+        )
+    )
+    for command in (["status"], ["peek"], ["tail"], ["export"], ["dead-letters", "list"], ["lanes", "list"]):
+        result = run(*command, "--config", str(cfg))
+        assert result.exit_code == 0, (command, result.output)
+    status = run("status", "--config", str(cfg), "--json")
+    assert {lane["name"]: lane["orphan"] for lane in json.loads(status.output)["lanes"]} == {
+        "intilery_mobile": False,
+        "segment": False,
+    }
+    flush = run("flush", "--config", str(cfg))
+    assert flush.exit_code != 0 and "NOT_SET_HERE_1" in flush.output
+
+
+def test_unknown_names_and_clashing_flags_are_errors(tmp_path: Path, emu: Emulator) -> None:
+    """An unknown --lane or --id is an error listing what there is; --jsonl with --json is refused;
+    purge with nothing selected says so without asking."""
+    path = tmp_path / "q.db"
+    fill(path, emu, 5)
+    peek = run("peek", "--db", str(path), "--lane", "bogus")
+    assert peek.exit_code == 2 and "intilery_mobile, segment" in peek.output
+    requeue = run("dead-letters", "requeue", "--db", str(path), "--id", "99")
+    assert requeue.exit_code == 2 and "no dead letter with id 99" in requeue.output
+    both = run("export", "--db", str(path), "--jsonl", "--json")
+    assert both.exit_code == 2 and "exclude each other" in both.output
+    purge = CliRunner().invoke(main, ["dead-letters", "purge", "--db", str(path), "--all"], input="")
+    assert purge.exit_code == 0 and "nothing to purge" in purge.output
+
+
+def test_flush_timeout_bounds_a_request_in_flight(tmp_path: Path, emu: Emulator) -> None:
+    """flush --timeout 1 against a server that hangs for 30 s returns at the deadline (before:
+    25 s), exits 1 (not 130: nobody interrupted it), and calls the claim it left its own."""
+    path = tmp_path / "q.db"
+    cfg = config(tmp_path, emu, path)
+    fill(path, emu, 3)
+    emu.fail_next(Fault(200, delay=30), times=10, vendor="segment")
+    result = subprocess.run(
+        [sys.executable, "-m", "edgetrack", "flush", "--now", "--timeout", "1", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=20,  # a hang past this fails the test
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "timed out" in result.stderr
+    assert "left in flight by this flush" in result.stdout and "another process" not in result.stdout
+
+
+def test_flush_says_what_it_counts_and_when_everything_backs_off(tmp_path: Path, emu: Emulator) -> None:
+    """The header counts events, not event-lane pairs, naming only lanes with work; when every
+    lane is backing off, flush says until when and that --now sends anyway."""
+    path = tmp_path / "q.db"
+    cfg = config(tmp_path, emu, path)
+    fill(path, emu, 6)  # six events, each pending for both lanes
+    emu.fail_next(Fault(503), times=4)
+    first = run("flush", "--config", str(cfg), "--now")
+    assert "6 events pending for intilery_mobile, segment" in first.output
+    again = run("flush", "--config", str(cfg))
+    assert "every lane with events is backing off" in again.output and "--now sends anyway" in again.output
+
+
+def test_serve_reports_bad_addresses_in_one_line(tmp_path: Path) -> None:
+    """A port in use, a host that is not loopback and a port out of range are one-line errors."""
+    with Emulator() as busy:
+        in_use = run("serve", "--port", str(busy.port))
+    assert in_use.exit_code == 1 and "already in use" in in_use.output and "Traceback" not in in_use.output
+    public = run("serve", "--host", "0.0.0.0")
+    assert public.exit_code == 2 and "loopback" in public.output
+    wrong = run("serve", "--port", "70000")
+    assert wrong.exit_code == 2 and "70000" in wrong.output

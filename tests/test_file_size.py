@@ -47,6 +47,9 @@ def test_file_wal_and_index_stay_within_max_bytes(queue_path: Path) -> None:
                 largest = max(largest, on_disk(queue_path))
         lane = client.stats().lanes["intilery_mobile"]
     largest = max(largest, on_disk(queue_path))
-    print(f"\nlargest on disk: {largest / 1e6:.2f} MB of {limits.max_bytes / 1e6:.2f} MB; dropped {lane.dropped}")
+    print(
+        f"\nlargest on disk: {largest / 1e6:.2f} MB of {limits.max_bytes / 1e6:.2f} MB; "
+        f"dropped {lane.dropped}"
+    )
     assert lane.dropped["queue_full"] > 20_000 and lane.pending > 3_000
     assert largest <= limits.max_bytes

@@ -4,6 +4,7 @@ lease like any client). ``edgetrack COMMAND --help`` documents each command."""
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 
@@ -41,7 +42,9 @@ def demo(events: int) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
-@click.option("--port", default=8765, show_default=True, help="Port to listen on.")
+@click.option(
+    "--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
 @click.option("--write-key", default="emulator-write-key", show_default=True, help="Accepted key.")
 def serve(host: str, port: int, write_key: str) -> None:
     """Run the vendor API emulator for development, printing what arrives."""
@@ -50,8 +53,18 @@ def serve(host: str, port: int, write_key: str) -> None:
     def show(vendor: str, status: int, events: int) -> None:
         click.echo(f"{when(time.time())} {vendor:<18} HTTP {status} {events:>4} events")
 
-    emu = Emulator(host=host, port=port, write_key=write_key, on_request=show)
-    emu.start()
+    try:
+        emu = Emulator(host=host, port=port, write_key=write_key, on_request=show)
+        emu.start()
+    except ValueError as exc:  # a host that is not loopback
+        raise click.BadParameter(f"{exc}; it never listens beyond this machine", param_hint="--host") from exc
+    except OSError as exc:
+        reason = (
+            "is already in use"
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES)
+            else f"cannot be used ({exc})"
+        )
+        raise click.ClickException(f"{host}:{port} {reason}; pick another with --port") from exc
     url = emu.url
     click.echo(f"emulator listening on {url} (Ctrl-C to stop); point your destinations at it:")
     click.echo(f"  IntileryMobile({write_key!r}, endpoint={url!r})")

@@ -94,7 +94,7 @@ def resolve(db_path: Path | None, config_path: Path | None, app_name: str | None
         from edgetrack.errors import ConfigError
 
         try:
-            config = load_config(config_path)
+            config = load_config(config_path, keys=False)  # looking needs no secrets; flush loads them
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     if db_path is not None:

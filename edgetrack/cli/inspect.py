@@ -22,6 +22,7 @@ from edgetrack.cli._common import (
 
 if TYPE_CHECKING:
     from edgetrack.models import QueuedEvent
+    from edgetrack.store import SQLiteStore
 
 
 def _lane_lines(lane: Any) -> list[str]:
@@ -60,7 +61,7 @@ def status(target: Target, as_json: bool) -> None:
     attempt, delivered / dead-lettered / dropped counts by reason, last error; and the file."""
     from edgetrack.lanestats import read_stats
 
-    configured = [d.name for d in target.config.destinations] if target.config is not None else None
+    configured = target.config.lanes if target.config is not None else None
     with target.open() as store:
         stats = read_stats(store, configured=configured)
     lanes = list(stats.lanes.values())
@@ -109,6 +110,29 @@ def _lane_option(function: F) -> F:
     return lane(function)
 
 
+def _check_lane(store: SQLiteStore, lane: str | None) -> None:
+    """An unknown --lane is an error listing the lanes there are (never "nothing there")."""
+    if lane is None:
+        return
+    known = store.lane_names()
+    if lane not in known:
+        raise click.BadParameter(
+            f"no lane {lane!r} in this queue file; the lanes are: {', '.join(known) or '(none yet)'}",
+            param_hint="--lane",
+        )
+
+
+def _check_ids(store: SQLiteStore, ids: tuple[int, ...]) -> None:
+    unknown = store.unknown_dead(list(ids))
+    if unknown:
+        some = ", ".join(str(i) for i in store.dead_letter_ids(20)) or "(none)"
+        raise click.BadParameter(
+            f"no dead letter with id {', '.join(map(str, unknown))}; the dead letters' ids are: {some} "
+            "(edgetrack dead-letters list shows them)",
+            param_hint="--id",
+        )
+
+
 @click.command()
 @queue_options
 @_lane_option
@@ -124,6 +148,7 @@ def peek(
 ) -> None:
     """Show the oldest pending events: the next ones to be sent."""
     with target.open() as store:
+        _check_lane(store, lane)
         events = store.peek(lane, limit)
     for event in events:
         _show(event, as_json)
@@ -150,6 +175,7 @@ def tail(
 ) -> None:
     """Show the newest queued events, oldest of them first; --follow keeps watching."""
     with target.open() as store:
+        _check_lane(store, lane)
         events = list(reversed(store.peek(lane, limit, newest=True)))
         last = events[-1].id if events else 0
         for event in events:
@@ -184,10 +210,8 @@ def _dead_json(letter: Any) -> dict[str, Any]:
 @click.command()
 @queue_options
 @_lane_option
-@click.option(
-    "--jsonl", "fmt", flag_value="jsonl", default=True, help="JSON Lines: one object a line (default)."
-)
-@click.option("--json", "fmt", flag_value="json", help="One JSON array.")
+@click.option("--jsonl", "as_lines", is_flag=True, help="JSON Lines: one object a line (the default).")
+@click.option("--json", "as_array", is_flag=True, help="One JSON array.")
 @click.option("--dead", is_flag=True, help="Export the dead letters instead of the pending events.")
 @click.option(
     "-o",
@@ -199,14 +223,19 @@ def _dead_json(letter: Any) -> dict[str, Any]:
 def export(
     target: Target,
     lane: str | None,
-    fmt: str,
+    as_lines: bool,
+    as_array: bool,
     dead: bool,
     output: TextIO,
 ) -> None:
     """Write every pending event (or dead letter) with its queue metadata, the envelope under
     "event"; `jq -c .event` gives the envelopes alone. Read in pages: memory stays flat."""
+    if as_lines and as_array:
+        raise click.UsageError("--jsonl and --json exclude each other: pick one")
+    fmt = "json" if as_array else "jsonl"
     count = 0
     with target.open() as store:
+        _check_lane(store, lane)
         if fmt == "json":
             output.write("[")
         after = 0
@@ -268,6 +297,7 @@ def dead_list(
 ) -> None:
     """Show dead letters, oldest first, with the lane, the reason and the server's message."""
     with target.open() as store:
+        _check_lane(store, lane)
         letters = store.dead_letters(lane, limit)
     for letter in letters:
         if as_json:
@@ -296,7 +326,9 @@ def dead_requeue(
     app picks them up on its next pass; `edgetrack flush` sends them now."""
     chosen = _selection(ids, lane, everything, "requeue")
     with target.open() as store:
-        count = store.requeue_dead(chosen, lane=lane)
+        _check_lane(store, lane)
+        _check_ids(store, ids)
+        count = store.requeue_dead(chosen, lane=lane, now=store.now())
     click.echo(f"requeued {count} dead letter{'s' * (count != 1)}")
 
 
@@ -313,8 +345,17 @@ def dead_purge(
 ) -> None:
     """Delete dead letters for good (export them first if you may want them)."""
     chosen = _selection(ids, lane, everything, "purge")
+    with target.open() as store:
+        _check_lane(store, lane)
+        _check_ids(store, ids)
+        selected = store.count_dead(chosen, lane=lane)
+    if not selected:
+        click.echo("nothing to purge: no dead letters match")
+        return
     if not yes:
-        click.confirm(f"delete the selected dead letters from {target.path} for good?", abort=True)
+        click.confirm(
+            f"delete {selected} dead letter{'s' * (selected != 1)} from {target.path} for good?", abort=True
+        )
     with target.open() as store:
         count = store.purge_dead(chosen, lane=lane)
     click.echo(f"purged {count} dead letter{'s' * (count != 1)}")

@@ -23,7 +23,7 @@ def lanes_list(target: Target) -> None:
     """Every lane in the file: pending events, and how long ago a client last configured it."""
     from edgetrack.lanestats import read_stats
 
-    configured = [d.name for d in target.config.destinations] if target.config is not None else None
+    configured = target.config.lanes if target.config is not None else None
     with target.open() as store:
         stats = read_stats(store, configured=configured)
     if not stats.lanes:

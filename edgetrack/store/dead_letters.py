@@ -64,6 +64,28 @@ class DeadLetters:
             ).fetchone()
         return int(row[0])
 
+    def count_dead(self, ids: Sequence[int] | None = None, *, lane: str | None = None) -> int:
+        """How many dead letters these ids and this lane select (None: every one)."""
+        where, args = self._dead_filter(ids, lane)
+        with forksafe.inside():
+            return int(
+                self.conn.execute(f"SELECT count(*) FROM dead_letters WHERE {where}", args).fetchone()[0]
+            )
+
+    def unknown_dead(self, ids: Sequence[int]) -> list[int]:
+        """Which of ``ids`` name no dead letter."""
+        where, args = self._dead_filter(ids, None)
+        with forksafe.inside():
+            found = {row[0] for row in self.conn.execute(f"SELECT id FROM dead_letters WHERE {where}", args)}
+        return [i for i in ids if i not in found]
+
+    def dead_letter_ids(self, limit: int = 20) -> list[int]:
+        with forksafe.inside():
+            return [
+                row[0]
+                for row in self.conn.execute("SELECT id FROM dead_letters ORDER BY id LIMIT ?", (limit,))
+            ]
+
     def dead_letter_count(self) -> int:
         with forksafe.inside():
             return int(self.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])

@@ -104,6 +104,29 @@ class Reading:
             cursor=cursor,
         )
 
+    def pending_union(self, names: Sequence[str]) -> int:
+        """Events pending for at least one of the lanes ``names`` (an event several of them wait
+        for counts once)."""
+        with forksafe.inside():
+            conn = self.conn
+            marks = ",".join("?" * len(names))
+            low = conn.execute(
+                f"SELECT min(cursor) FROM lanes WHERE name IN ({marks})", list(names)
+            ).fetchone()[0]
+            if low is None:
+                return 0
+            row = conn.execute(
+                f"SELECT count(*) FROM events WHERE id > ? AND (lane IS NULL OR lane IN ({marks}))",
+                [low, *names],
+            ).fetchone()
+        return int(row[0])
+
+    def lane_names(self) -> list[str]:
+        """Every lane the file knows: configured ones and those its dead letters name."""
+        with forksafe.inside():
+            rows = self.conn.execute("SELECT name FROM lanes UNION SELECT DISTINCT lane FROM dead_letters")
+            return sorted(row[0] for row in rows)
+
     def newest_id(self) -> int:
         """The id of the newest event ever queued (ids are never reused)."""
         with forksafe.inside():
