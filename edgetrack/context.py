@@ -7,27 +7,61 @@ from __future__ import annotations
 
 import locale
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from edgetrack._version import __version__
 
-__all__ = ["default_context"]
+__all__ = ["default_context", "iana_zone"]
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
+
+
+def iana_zone(name: str | None) -> str | None:
+    """``name`` when it is an IANA time-zone name the zone database knows (what Parcelvoy's
+    ``Intl.DateTimeFormat`` check accepts), else None. A POSIX ``TZ`` rule such as
+    ``CET-1CEST,M3.5.0,M10.5.0/3`` or a file path is not a name."""
+    if not name or not _ZONE_NAME.fullmatch(name) or name.lower() in ("localtime", "factory", "posixrules"):
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+    return name
+
+
+def _zone_of_file(path: str) -> str | None:
+    """The zone a tzfile path names: ``/usr/share/zoneinfo/Europe/Paris`` -> ``Europe/Paris``
+    (following a symlink such as ``/etc/localtime``)."""
+    try:
+        target = os.path.realpath(path)
+    except OSError:
+        return None
+    if "zoneinfo/" in target:
+        return iana_zone(target.split("zoneinfo/", 1)[1])
+    return None
 
 
 def _timezone() -> str | None:
-    tz = os.environ.get("TZ")
+    """The device's IANA zone, or None: from ``TZ`` when it names one (``Europe/Paris``,
+    ``:Europe/Paris``, or a tzfile path), else ``/etc/localtime``'s link, else ``/etc/timezone``.
+    Never a POSIX rule (embedded Linux often sets ``TZ="CET-1CEST,M3.5.0,M10.5.0/3"``), which
+    vendors refuse (Parcelvoy answers 422 and the whole identify is lost)."""
+    tz = os.environ.get("TZ", "").lstrip(":")
     if tz:
-        return tz.lstrip(":")
+        found = _zone_of_file(tz) if tz.startswith("/") else iana_zone(tz)
+        if found:
+            return found
+    found = _zone_of_file("/etc/localtime")
+    if found:
+        return found
     try:
-        target = os.readlink("/etc/localtime")
-    except OSError:
-        target = ""
-    if "zoneinfo/" in target:
-        return target.split("zoneinfo/", 1)[1]
-    try:
-        return Path("/etc/timezone").read_text(encoding="utf-8").strip() or None
+        return iana_zone(Path("/etc/timezone").read_text(encoding="utf-8").strip())
     except OSError:
         return None
 

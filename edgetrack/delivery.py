@@ -234,8 +234,12 @@ class LaneDelivery:
             return Response(0, error="body over the vendor's limit"), Outcome(
                 OutcomeKind.TOO_LARGE, "pre-send"
             )
-        response = self._sender().send(request, timeout=self._timeout)
-        outcome = destination.interpret(response)
+        for step in (*request.before, request):  # what must go first stops the rest if it fails
+            response = self._sender().send(step, timeout=self._timeout)
+            outcome = destination.interpret(response)
+            if outcome.kind is not OutcomeKind.ACK:
+                request = step
+                break
         if outcome.detail:  # a server may echo the URL, and some vendors put a key in it
             outcome = Outcome(outcome.kind, destination.redact(outcome.detail), outcome.retry_after)
         if outcome.kind is OutcomeKind.CONFIG:

@@ -37,6 +37,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     events: int = 0
+    before: tuple[Request, ...] = ()  # sent first, in order; each must succeed (e.g. Parcelvoy's alias)
 
 
 @dataclass(frozen=True, slots=True)

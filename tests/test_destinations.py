@@ -262,24 +262,21 @@ def test_parcelvoy_alias_matches_the_seed() -> None:
 
 
 def test_parcelvoy_events_match_the_seed() -> None:
-    """track() events go as an array to /events with name and data."""
+    """track() events go as an array to /events with name and data (plus the event's own time
+    and messageId, which the API has no field for)."""
     event = queued(
         "track",
         {"event": "Product Purchased", "properties": {"product_id": 12345, "price": 49.99, "quantity": 4}},
         user_id="EXTERNAL_ID",
     )
+    envelope = json.loads(event.body)
     request = parcelvoy().encode([event, event], sent_at=SENT_AT)
     assert request.url.endswith("/api/client/events")
+    properties = {"product_id": 12345, "price": 49.99, "quantity": 4}
+    own = {"_timestamp": envelope["timestamp"], "_message_id": envelope["messageId"]}
     assert (
         decode_request(request)
-        == [
-            {
-                "external_id": "EXTERNAL_ID",
-                "name": "Product Purchased",
-                "data": {"product_id": 12345, "price": 49.99, "quantity": 4},
-            }
-        ]
-        * 2
+        == [{"external_id": "EXTERNAL_ID", "name": "Product Purchased", "data": {**properties, **own}}] * 2
     )
 
 

@@ -91,14 +91,21 @@ def test_a_wrong_key_pauses_the_lane_and_a_fixed_key_delivers_the_backlog(
 def test_parcelvoy_validation_error_dead_letters_only_the_bad_event(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    """A 422 (an unknown timezone) dead-letters that identify with the server's message; the rest arrive."""
+    """A 422 dead-letters that identify with the server's message; the rest arrive. (A timezone
+    trait that is not an IANA name, the 422 the real server gives most, is kept in data instead.)"""
+    refusal = b'{"status": "error", "error": "The value of `email` must be a string."}'
+    emulator.fail_next(Fault(422, body=refusal), vendor="parcelvoy")
     with Client([VENDORS["parcelvoy"](emulator, None)], path=tmp_path / "q.db") as client:
+        client.identify("u1", {"email": "ann@example.com"})
         client.identify("u1", {"timezone": "Mars/Olympus_Mons"})
         client.track("u1", "After")
         assert client.flush(10) is False  # not every event was delivered: one was dead-lettered
         lane = client.stats().lanes["parcelvoy"]
-    assert lane.dead_lettered == {"rejected": 1}
-    assert [e["name"] for e in emulator.events("parcelvoy")] == ["After"]
+        (letter,) = client.dead_letters()
+    assert lane.dead_lettered == {"rejected": 1} and "must be a string" in letter.detail
+    identify = emulator.events("parcelvoy")[0]
+    assert identify["data"] == {"timezone": "Mars/Olympus_Mons"} and "timezone" not in identify
+    assert [e.get("name") for e in emulator.events("parcelvoy")[1:]] == ["After"]
 
 
 def test_batch_validation_error_is_dead_lettered_with_the_code(tmp_path: Path) -> None:
@@ -277,3 +284,44 @@ def test_each_dead_letter_is_passed_to_on_error(emulator: Emulator, tmp_path: Pa
         c.track("u1", "C")
         assert c.flush(10) is False  # not every event was delivered: one was dead-lettered
     assert [(f.kind, f.status) for f in seen] == [("dead_lettered", 400), ("dead_lettered", 400)]
+
+
+def test_parcelvoy_identify_links_an_anonymous_profile_to_the_user(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Events as an anonymous visitor, then identify(user_id, anonymous_id=...), then track(user_id):
+    one Parcelvoy profile, with the traits and every event (the real server's identify alone would
+    leave the anonymous profile without the external_id, and the track would make a second one)."""
+    with Client([VENDORS["parcelvoy"](emulator, None)], path=tmp_path / "q.db") as client:
+        client.track(anonymous_id="anon-1", event="Browsed")
+        client.identify("user-1", {"email": "ann@example.com"}, anonymous_id="anon-1")
+        client.track("user-1", "Bought")
+        assert client.flush(10) is True
+    (user,) = emulator.parcelvoy_profiles.users
+    assert user["external_id"] == "user-1" and user["anonymous_id"] == "anon-1"
+    assert user["email"] == "ann@example.com"
+    assert [e["name"] for e in user["events"]] == ["Browsed", "Bought"]
+
+
+def test_parcelvoy_events_keep_their_own_time_and_id_in_data(emulator: Emulator, tmp_path: Path) -> None:
+    """Parcelvoy's /events has no field for an event's time or messageId: they ride in data."""
+    with Client([VENDORS["parcelvoy"](emulator, None)], path=tmp_path / "q.db") as client:
+        _, msg = client.track("u1", "Bought", {"sku": "A1"})
+        assert client.flush(10) is True
+    (event,) = emulator.events("parcelvoy")
+    assert event["data"] == {"sku": "A1", "_timestamp": msg["timestamp"], "_message_id": msg["messageId"]}
+
+
+@pytest.mark.parametrize("tz", ["CET-1CEST,M3.5.0,M10.5.0/3", ":/etc/localtime", "Mars/Olympus_Mons_9"])
+def test_parcelvoy_identify_never_sends_a_timezone_that_is_not_an_iana_name(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tz: str
+) -> None:
+    """A POSIX TZ rule or a path in TZ (common on embedded Linux) is resolved to the real zone or
+    left out: the identify is delivered, not refused with 422 and dead-lettered."""
+    monkeypatch.setenv("TZ", tz)
+    with Client([VENDORS["parcelvoy"](emulator, None)], path=tmp_path / "q.db") as client:
+        client.identify("u1", {"email": "ann@example.com"})
+        assert client.flush(10) is True
+        assert client.stats().lanes["parcelvoy"].dead_lettered == {}
+    (identify,) = emulator.events("parcelvoy")
+    assert "timezone" not in identify or "/" in identify["timezone"] or identify["timezone"] == "UTC"

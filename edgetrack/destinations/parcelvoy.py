@@ -8,11 +8,20 @@ call                    request
 identify                ``POST /identify`` {external_id, anonymous_id, email, phone,
                         timezone, locale, data}: only the schema's keys (it rejects
                         others); traits other than email/phone/timezone/locale go in
-                        ``data``; timezone and locale fall back to the event's context
+                        ``data``; timezone and locale fall back to the event's context.
+                        A timezone that is not an IANA name (the server would refuse the
+                        whole identify with 422) is left out, or kept in ``data``.
+                        With both ids, ``POST /alias`` goes first: the server's identify
+                        puts the traits on an existing anonymous profile without setting
+                        its external_id, so the next track by user id would make a second
+                        profile; the alias links them (``UserRepository.aliasUser``)
 alias                   ``POST /alias`` {anonymous_id: previous_id, external_id: user_id}
 track                   ``POST /events`` [{name, external_id, anonymous_id, data}], up to
                         ``max_events`` a request (the array has no count limit; the body
-                        has koa-body's 1 MB limit)
+                        has koa-body's 1 MB limit). The API takes no time or id for an
+                        event (the server stores the time it arrives and cannot tell a
+                        retried request from a new one): ``data._timestamp`` and
+                        ``data._message_id`` carry the event's own
 page / screen           ``POST /events`` with name "Viewed <name> Page/Screen"
 device (register_device) ``POST /devices`` {device_id, token, os, os_version, model,
                         app_build, app_version, external_id, anonymous_id}
@@ -25,8 +34,10 @@ A request never mixes endpoints; identify, alias and device go one per request, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from edgetrack.context import iana_zone
 from edgetrack.destinations.base import (
     BaseDestination,
     check_endpoint,
@@ -65,10 +76,11 @@ def event_item(envelope: dict[str, Any]) -> dict[str, Any]:
         name, data = view_name(envelope), dict(envelope.get("properties") or {})
         if envelope.get("name"):
             data.setdefault("name", envelope["name"])
-    item: dict[str, Any] = {"name": name, **_ids(envelope)}
-    if data:
-        item["data"] = data
-    return item
+    # No field of the API holds these: the server stores the arrival time and cannot
+    # de-duplicate a retried request, so the event's own time and id ride in data.
+    data["_timestamp"] = envelope.get("timestamp")
+    data["_message_id"] = envelope.get("messageId")
+    return {"name": name, **_ids(envelope), "data": data}
 
 
 def identify_body(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +89,16 @@ def identify_body(envelope: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = _ids(envelope)
     for field in _IDENTIFY_FIELDS:
         value = traits.pop(field, None)
+        from_traits = value is not None
         if value is None and field in ("timezone", "locale"):
             value = context.get(field)
-        if value is not None:
-            body[field] = str(value)
+        if value is None:
+            continue
+        if field == "timezone" and iana_zone(str(value)) is None:
+            if from_traits:  # the app's own value: kept where the server takes anything
+                traits["timezone"] = value
+            continue
+        body[field] = str(value)
     if traits:
         body["data"] = traits
     return body
@@ -127,7 +145,12 @@ class Parcelvoy(BaseDestination):
             items = [event_item(first)] + [event_item(load(e)) for e in events[1:]]
             return json_request(self.base + "events", items, headers, len(items))
         if kind == "identify":
-            return json_request(self.base + "identify", identify_body(first), headers, 1)
+            body = identify_body(first)
+            request = json_request(self.base + "identify", body, headers, 1)
+            if "external_id" in body and "anonymous_id" in body:
+                link = {"anonymous_id": body["anonymous_id"], "external_id": body["external_id"]}
+                return replace(request, before=(json_request(self.base + "alias", link, headers, 0),))
+            return request
         if kind == "alias":
             body = {"anonymous_id": first["previousId"], "external_id": first["userId"]}
             return json_request(self.base + "alias", body, headers, 1)

@@ -25,7 +25,7 @@ from edgetrack.emulator.core import Fault, Received, Reply, Server
 from edgetrack.emulator.encharge import encharge_routes
 from edgetrack.emulator.intilery import intilery_mobile_routes
 from edgetrack.emulator.intilery_events import intilery_events_routes
-from edgetrack.emulator.parcelvoy import parcelvoy_routes
+from edgetrack.emulator.parcelvoy import Profiles, parcelvoy_routes
 from edgetrack.emulator.segment import segment_routes
 
 __all__ = ["Emulator", "Fault", "Received", "Reply"]
@@ -75,6 +75,7 @@ class Emulator(Server):
         self.intilery_brand_id = intilery_brand_id
         self.intilery_token = intilery_token
         self.parcelvoy_key = parcelvoy_key
+        self.parcelvoy_profiles = Profiles()  # the project's users, as the server's jobs leave them
         self.encharge_key = encharge_key
         self.batch_api_key = batch_api_key
         self.batch_rest_key = batch_rest_key
@@ -90,7 +91,7 @@ class Emulator(Server):
                 max_item=intilery_max_item,
                 rate=intilery_rate,
             ),
-            *parcelvoy_routes([parcelvoy_key], max_body=parcelvoy_max_body),
+            *parcelvoy_routes([parcelvoy_key], max_body=parcelvoy_max_body, profiles=self.parcelvoy_profiles),
             *batch_com_routes(
                 [batch_api_key],
                 [batch_rest_key],

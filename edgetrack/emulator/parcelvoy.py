@@ -21,19 +21,27 @@ code (``parcelvoy/platform``: ``ClientController.ts``, ``SegmentController.ts``,
   crashes the server -> generic 400 (4.3 [INF from code]); nothing is recorded then.
 * Success (4.4): 204, empty body. Recorded events: identify/alias/devices -> [body]; events and
   segment -> the items as sent.
+* Profiles (``Profiles``): what the server's jobs then do to its users, as ``UserPatchJob``,
+  ``UserRepository.aliasUser`` and ``EventPostJob`` do it. A user is found by
+  ``external_id``, else by ``anonymous_id``. Identify with both ids, when only the anonymous
+  user exists, puts the traits on it **without** setting its ``external_id`` (the id is never
+  written by an update); only ``/alias`` sets ``external_id`` on an anonymous user, and does
+  nothing when a user already has that ``external_id``. Nothing ever merges two users. An event
+  goes to the user found, or to a new one. The server stores an event's time as its arrival.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 import zoneinfo
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from edgetrack.emulator.core import Reply, Route, VendorRequest
 
-__all__ = ["parcelvoy_routes"]
+__all__ = ["Profiles", "parcelvoy_routes"]
 
 VENDOR = "parcelvoy"
 Result = tuple[Reply, list[dict[str, Any]]]
@@ -205,11 +213,81 @@ def _first_error(schema: Schema, data: Any) -> str | None:
     return message[:1].upper() + message[1:]
 
 
+class Profiles:
+    """The users a project ends up with (see the module docstring); ``users`` in creation order,
+    each ``{"external_id", "anonymous_id", "data", "events", ...identify fields}``."""
+
+    def __init__(self) -> None:
+        self.users: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def _find(
+        self, external_id: Any, anonymous_id: Any
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        anonymous = next((u for u in self.users if anonymous_id and u["anonymous_id"] == anonymous_id), None)
+        external = next((u for u in self.users if external_id and u["external_id"] == external_id), None)
+        return anonymous, external
+
+    def _patch(self, body: dict[str, Any]) -> dict[str, Any]:
+        external_id, anonymous_id = body.get("external_id"), body.get("anonymous_id")
+        anonymous, external = self._find(external_id, anonymous_id)
+        fields = {k: v for k, v in body.items() if k not in ("external_id", "anonymous_id", "data")}
+        existing = external or anonymous
+        if existing is None:
+            user: dict[str, Any] = {
+                "external_id": external_id,
+                "anonymous_id": anonymous_id,
+                "data": {},
+                "events": [],
+            }
+            self.users.append(user)
+            existing = user
+        elif anonymous is None and anonymous_id:
+            existing["anonymous_id"] = anonymous_id  # the external user takes the new anonymous id
+        existing["data"].update(body.get("data") or {})
+        existing.update(fields)
+        return existing
+
+    def identify(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._patch(body)
+
+    def alias(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            previous, _ = self._find(None, body.get("anonymous_id"))
+            if body.get("previous_id"):
+                _, previous = self._find(body["previous_id"], None)
+            _, current = self._find(body.get("external_id"), None)
+            if previous is not None and current is None:
+                previous["external_id"] = body["external_id"]
+
+    def events(self, items: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for item in items:
+                anonymous, external = self._find(item.get("external_id"), item.get("anonymous_id"))
+                user = external or anonymous
+                if user is None or item.get("user"):
+                    ids = {k: item[k] for k in ("external_id", "anonymous_id") if item.get(k)}
+                    user = self._patch({**(item.get("user") or {}), **ids})
+                user["events"].append({"name": item["name"], "data": item.get("data") or {}})
+
+
 def parcelvoy_routes(
-    keys: Collection[str], *, max_body: int = 1024 * 1024, max_segment: int = 1000
+    keys: Collection[str],
+    *,
+    max_body: int = 1024 * 1024,
+    max_segment: int = 1000,
+    profiles: Profiles | None = None,
 ) -> list[Route]:
-    """The client API for the projects whose ``pk_``/``sk_`` keys are in ``keys``."""
+    """The client API for the projects whose ``pk_``/``sk_`` keys are in ``keys``; what the
+    server's jobs do to its users is kept in ``profiles``."""
     valid = set(keys)
+    users = profiles if profiles is not None else Profiles()
+    effects: dict[str, Callable[[Any], None]] = {
+        "identify": users.identify,
+        "alias": users.alias,
+        "events": users.events,
+    }
     segment = {**_SEGMENT, "maxItems": max_segment}
 
     def route(name: str, schema: Schema) -> Route:
@@ -232,6 +310,8 @@ def parcelvoy_routes(
                 i["type"] == "identify" and not isinstance(i.get("context"), dict) for i in body
             ):
                 return _GENERIC, []
+            if name in effects:
+                effects[name](body)
             return Reply(204), body if isinstance(body, list) else [body]
 
         return Route(VENDOR, "POST", re.compile(f"/api/client/{name}"), handle, max_body, _GENERIC)
