@@ -14,6 +14,8 @@ edgetrack, in a child process that does nothing else (the sink in another):
    ``send=True`` (defaults otherwise: gzip, 100 events / 475,000 B a request), ``flush(1800)``: the
    time to drain (until the sink counted every event, which ``flush()`` returning means) and the CPU
    seconds (user + sys) it took.
+3. the queue's size on disk (the file with its ``-wal`` and ``-shm``) with the backlog queued and
+   after the drain: the file gives back what the drained events took (incremental vacuum).
 
 A thread samples ``/proc/self/status`` ``VmRSS`` every 20 ms throughout: the peak while queueing and the
 peak while draining; ``ru_maxrss`` (the kernel's exact peak over the whole child) is reported too. The
@@ -81,6 +83,11 @@ def _events(url: str) -> int:
         return int(json.load(resp)["segment"]["events"])
 
 
+def _on_disk(folder: str) -> int:
+    """Bytes of every queue file (with -wal and -shm) in ``folder``."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*.db*") if p.is_file())
+
+
 def edgetrack_child(url: str, sizes: tuple[int, ...]) -> dict[str, Any]:
     from edgetrack import QueueLimits
 
@@ -107,6 +114,7 @@ def edgetrack_child(url: str, sizes: tuple[int, ...]) -> dict[str, Any]:
         res["rss_at_backlog_kb"] = rss_at
         res["queued_stats"] = offline.client.stats().pending
         offline.close()
+        res["disk_full_bytes"] = _on_disk(folder)
         sampler.enter("drain")
         before = _events(url)
         cpu0, t0 = os.times(), time.perf_counter()
@@ -118,6 +126,7 @@ def edgetrack_child(url: str, sizes: tuple[int, ...]) -> dict[str, Any]:
         res["delivered"] = _events(url) - before
         res["pending_after"] = online.client.stats().pending
         online.close()
+        res["disk_drained_bytes"] = _on_disk(folder)
     sampler.stop()
     res["peak_kb"] = sampler.peaks
     res["ru_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -193,6 +202,8 @@ def main() -> None:
     )
     rows.append(["peak RSS while draining (sampled), MB", f"{et['peak_kb']['drain'] * mb:.1f}", "-"])
     rows.append(["peak RSS while queueing (sampled), MB", f"{et['peak_kb']['queue'] * mb:.1f}", "-"])
+    rows.append([f"queue on disk with {n:,} queued, MB", f"{et['disk_full_bytes'] / 1e6:.1f}", "-"])
+    rows.append(["queue on disk after the drain, MB", f"{et['disk_drained_bytes'] / 1e6:.2f}", "-"])
     rows.append(
         [
             "ru_maxrss of the whole child, MB",

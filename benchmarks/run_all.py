@@ -262,6 +262,14 @@ def backlog_rows(t: Table, r: dict[str, Any]) -> None:
         target,
         peak < 60,
     )
+    if "disk_drained_bytes" in et:
+        t.add(
+            f"queue on disk (file + WAL + index), {n:,} queued -> drained, MB",
+            {"edgetrack": f"{et['disk_full_bytes'] / 1e6:.1f} -> {et['disk_drained_bytes'] / 1e6:.2f}"},
+            "incremental vacuum gives the drained pages back",
+            "< 1 MB drained",
+            et["disk_drained_bytes"] < 1e6,
+        )
     for size in sizes:
         a, b = et["rss_at_backlog_kb"][str(size)] * mb, seg["rss_at_backlog_kb"][str(size)] * mb
         t.add(
