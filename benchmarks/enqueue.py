@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -173,8 +174,12 @@ def percentiles(samples: list[int]) -> dict[str, float]:
 
 
 def startup(code: str, folder: str) -> float:
+    """One cold start, as an installed app has it: with bytecode caches (pip writes them for the
+    anchors at install; PYTHONDONTWRITEBYTECODE, set on some machines, would make every start
+    of an editable install compile edgetrack from source instead)."""
     argv = [sys.executable, "-c", code, repr(time.time()), str(Path(folder) / "q.db")]
-    return float(subprocess.check_output(argv, text=True, timeout=60))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return float(subprocess.check_output(argv, text=True, timeout=60, env=env))
 
 
 def measure(sink: Sink, n: int, rounds: int, starts: int) -> dict[str, Any]:
@@ -198,6 +203,8 @@ def measure(sink: Sink, n: int, rounds: int, starts: int) -> dict[str, Any]:
                 )
     times: dict[str, list[float]] = {name: [] for name in STARTUPS}
     with tempfile.TemporaryDirectory() as folder:
+        for name in STARTUPS:  # a first, unmeasured start writes the bytecode caches
+            startup(STARTUPS[name], f"{folder}/{name}-warm")
         for i in range(starts):
             for name in list(STARTUPS)[:: 1 if i % 2 else -1]:
                 times[name].append(startup(STARTUPS[name], f"{folder}/{name}{i}"))
