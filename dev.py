@@ -94,7 +94,7 @@ def main(argv: list[str]) -> None:
         env = Env(ROOT / ".venv", sys.executable)
         env.ensure("dev")
         run(env.python, "-m", "ruff", "check", "edgetrack", "tests", "benchmarks", "examples", "dev.py")
-        run(env.python, "-m", "mypy", "--strict", "edgetrack")
+        run(env.python, "-m", "mypy", "--strict", "edgetrack", "tests")
         run(env.python, "-m", "pytest", *(pytest_args or ["-q"]))
     elif command == "bench":
         env = Env(ROOT / ".venv", sys.executable)

@@ -98,7 +98,7 @@ def edgetrack_child(url: str, sizes: tuple[int, ...]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         offline = make("edgetrack", url, folder, n, send=False, limits=limits)
         offline.track()
-        offline.client._writer.wait_committed(timeout=60)
+        offline.client.pipeline.wait_committed(timeout=60)
         res["base_kb"] = rss_kb()
         sampler.start()
         sampler.enter("queue")
@@ -108,7 +108,7 @@ def edgetrack_child(url: str, sizes: tuple[int, ...]) -> dict[str, Any]:
             for _ in range(size - done):
                 track()
             done = size
-            offline.client._writer.wait_committed(timeout=600)
+            offline.client.pipeline.wait_committed(timeout=600)
             rss_at[str(size)] = rss_kb()
         res["queue_seconds"] = time.perf_counter() - start
         res["rss_at_backlog_kb"] = rss_at

@@ -4,7 +4,7 @@
 
 Every policy sees the same deterministic (seeded) event trace; its uploads (time, body bytes; failed
 connection attempts too: they wake the radio all the same) go through the radio models of
-``energy_model.py`` (``shared/specs/energy.md`` §1.2-1.4 parameters, §1.6 algorithm): LTE (Huang 2012,
+``energy_model.py`` (``docs/energy.md`` §1.2-1.4 parameters, §1.6 algorithm): LTE (Huang 2012,
 Ttail 11.576 s), 3G (ARO defaults, DCH 5 s + FACH 12 s) and Wi-Fi (ARO). A "wake-up" is an LTE
 promotion from RRC_IDLE. Latency is upload time minus ``track()`` time; events a policy gives up on are
 "lost" and left out of the percentiles.
@@ -78,9 +78,9 @@ from energy_model import LTE, LTE_ARO, LTE_SHORT_TAIL, UMTS, WIFI, Transfer, sim
 
 from edgetrack import QueueLimits, RetryPolicy, Timeouts
 from edgetrack.destinations import IntileryMobile
-from edgetrack.events import MessageBuilder
+from edgetrack.envelope import Call, MessageBuilder
 from edgetrack.models import Request, Response
-from edgetrack.scheduler import IDLE_FLOOR, Scheduler
+from edgetrack.sending import IDLE_FLOOR, LaneSettings, Scheduler
 from edgetrack.store import SQLiteStore
 from edgetrack.testing import FakeClock, decode_request
 
@@ -486,17 +486,14 @@ def build_edgetrack_scheduler(
         store.ensure_lanes([destination.name], clock.now())
         return store
 
-    scheduler = Scheduler(
-        destinations=[destination],
-        open_store=open_store,
-        make_sender=lambda: sender,
+    settings = LaneSettings(
         policy=policy,
         retry=RetryPolicy(startup_jitter=0.0),
-        clock=clock,
         timeouts=Timeouts(),
+        make_sender=lambda: sender,
         rng=random.Random(seed),
-        power=power,
     )
+    scheduler = Scheduler(destination, open_store, settings, clock=clock, power=power)
     return scheduler, policy
 
 
@@ -525,20 +522,12 @@ def policy_max_delay(policy: Any, override: float | None) -> float:
 
 
 def track_rows(trace: Trace, clock: FakeClock) -> Callable[[int], tuple[str, str, str, int, float]]:
-    builder = MessageBuilder(context=CONTEXT, anonymous_id=None, max_event_bytes=32_000, clock=clock.now)
+    builder = MessageBuilder(context=CONTEXT, anonymous_id=None, max_event_bytes=32_000)
 
     def row(idx: int) -> tuple[str, str, str, int, float]:
         fields = {"event": trace.names[idx], "properties": {"n": idx, "screen": "home", "source": "bench"}}
-        msg, body, size = builder.build(
-            "track",
-            fields,
-            user_id="user-0042",
-            anonymous_id=None,
-            context=None,
-            timestamp=None,
-            integrations=None,
-            message_id=f"{trace.key}-{idx:06d}",
-        )
+        call = Call("track", fields, user_id="user-0042", message_id=f"{trace.key}-{idx:06d}")
+        msg, body, size = builder.build(call, at=clock.now())
         return ("track", msg["messageId"], body, size, clock.now())
 
     return row

@@ -1,6 +1,6 @@
 """Radio energy models for LTE, 3G (UMTS) and Wi-Fi: upload times in, joules and wake-ups out.
 
-A port of the simulator in ``shared/specs/energy.md`` §1.6 (which follows AT&T ARO's semantics,
+A port of the simulator in ``docs/energy.md`` §1.6 (which follows AT&T ARO's semantics,
 ``ProfileFactoryImpl.energyLTE()`` / ``RrcStateRangeFactoryImpl.createLTE()``), pure stdlib, with the
 parameters of §1.2 (LTE), §1.3 (3G) and §1.4 (Wi-Fi). For each upload, in time order:
 

@@ -110,7 +110,7 @@ def rate_round(sdk: str, sink: Sink, n: int) -> dict[str, Any]:
         if vendor:
             result["during"] = sink.counts()[vendor]["events"] - before[vendor]["events"]
         if sdk.startswith("edgetrack"):  # every event in the queue file (no public call waits for that)
-            system.client._writer.wait_committed(timeout=120)
+            system.client.pipeline.wait_committed(timeout=120)
             result["committed"] = n / (time.perf_counter() - start)
         system.flush()
         if vendor:

@@ -125,7 +125,7 @@ def config(system: System) -> dict[str, Any]:
         return {
             "max_events": limits.max_events,
             "max_bytes": limits.max_bytes,
-            "gzip": c.destinations[0]._gzip,
+            "gzip": c.destinations[0].gzip,
         }
     if system.name.startswith("segment"):
         consumer = c.consumers[0] if c.consumers else None

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     )
     from edgetrack.client import Client
     from edgetrack.config import QueueLimits, Timeouts
-    from edgetrack.delivery import DeliveryFailure
     from edgetrack.errors import (
         ConfigError,
         EdgetrackError,
@@ -52,9 +51,10 @@ if TYPE_CHECKING:
         NotConfiguredError,
         StorageError,
     )
-    from edgetrack.lanestats import LaneStats, Stats
     from edgetrack.policy import FlushPolicy
     from edgetrack.retry import RetryPolicy
+    from edgetrack.sending._delivery import DeliveryFailure
+    from edgetrack.sending._stats import LaneStats, Stats
 
 __all__ = [
     "Client",
@@ -112,19 +112,20 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(_DEFAULT, "edgetrack._default"),
     **dict.fromkeys(_ERRORS, "edgetrack.errors"),
     "Client": "edgetrack.client",
-    "DeliveryFailure": "edgetrack.delivery",
+    "DeliveryFailure": "edgetrack.sending._delivery",
     "FlushPolicy": "edgetrack.policy",
-    "LaneStats": "edgetrack.lanestats",
+    "LaneStats": "edgetrack.sending._stats",
     "QueueLimits": "edgetrack.config",
     "RetryPolicy": "edgetrack.retry",
-    "Stats": "edgetrack.lanestats",
+    "Stats": "edgetrack.sending._stats",
     "Timeouts": "edgetrack.config",
 }
 
 
 __getattr__, __dir__ = _lazy_exports("edgetrack", _WHERE, globals())
 
-# segment-analytics-python's module settings (read by the first module-level call)
+# segment-analytics-python's module settings (edgetrack._default.SEGMENT_SETTINGS), read by
+# the first module-level call
 write_key: str | None = None
 host: str | None = None
 on_error: object = None
@@ -137,17 +138,3 @@ gzip: bool | None = None  # None: gzip on
 timeout: float | None = None  # None: Timeouts' default (10 s connect, 30 s read)
 max_retries: int | None = None  # accepted; edgetrack keeps a batch until delivered or expired
 proxies: dict[str, str] | None = None
-_SEGMENT_SETTINGS = (  # settings, not names to import: kept out of __all__
-    "debug",
-    "gzip",
-    "host",
-    "log_handler",
-    "max_queue_size",
-    "max_retries",
-    "on_error",
-    "proxies",
-    "send",
-    "sync_mode",
-    "timeout",
-    "write_key",
-)

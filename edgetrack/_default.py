@@ -10,10 +10,9 @@ import sys
 import threading
 from typing import Any
 
-from edgetrack.calls import Result
-from edgetrack.client import Client
+from edgetrack.client import Client, Result
 from edgetrack.errors import NotConfiguredError
-from edgetrack.lanestats import Stats
+from edgetrack.sending._stats import Stats
 
 __all__ = [
     "alias",
@@ -29,6 +28,22 @@ __all__ = [
     "stats",
     "track",
 ]
+
+#: segment-analytics-python's module settings, read from ``edgetrack`` by the first call.
+SEGMENT_SETTINGS = (
+    "debug",
+    "gzip",
+    "host",
+    "log_handler",
+    "max_queue_size",
+    "max_retries",
+    "on_error",
+    "proxies",
+    "send",
+    "sync_mode",
+    "timeout",
+    "write_key",
+)
 
 _lock = threading.Lock()
 _client: Client | None = None
@@ -65,7 +80,7 @@ def _from_settings() -> Client:
             "edgetrack.track() and friends need a default client: set edgetrack.write_key = "
             "'<Segment write key>' (Segment's way), or call edgetrack.configure([IntileryMobile('<key>')])"
         )
-    names = [name for name in package._SEGMENT_SETTINGS if name != "write_key"]
+    names = [name for name in SEGMENT_SETTINGS if name != "write_key"]
     settings: dict[str, Any] = {name: getattr(package, name, None) for name in names}
     return SegmentClient(write_key, **{name: value for name, value in settings.items() if value is not None})
 

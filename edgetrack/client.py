@@ -1,51 +1,56 @@
-"""``Client``: the public API, in analytics-python's shape, over a durable queue.
+"""``Client``: the public API, in segment-analytics-python's shape, over a durable queue.
 
-The caller's thread only validates, builds the envelope and serialises it (microseconds),
-then hands the row to the group-commit writer. Two daemon threads start on the first call:
-the writer (SQLite commits) and one scheduler per destination (uploads). ``requests`` is
-imported in those threads, never on the caller's path.
+A call runs in the caller's thread in three steps (microseconds): its arguments are checked
+and carried as one ``Call`` (``edgetrack.envelope``), the envelope is built and serialised
+once (``MessageBuilder``), and the row is handed to the ``Pipeline`` (``edgetrack.sending``),
+which owns the queue file, the group-commit writer and one scheduler per destination.
+``Client._record`` is that seam: everything a call does after its own checks starts there.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import threading
-import weakref
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
-from edgetrack.calls import Calls, Result
 from edgetrack.config import QueueLimits, Timeouts
-from edgetrack.context import default_context
+from edgetrack.envelope import (
+    Call,
+    MessageBuilder,
+    Result,
+    alias_fields,
+    default_context,
+    device_fields,
+    group_fields,
+    identify_fields,
+    track_fields,
+    view_fields,
+)
 from edgetrack.errors import ConfigError
-from edgetrack.events import MessageBuilder
-from edgetrack.observe import Observe
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender, SystemClock
-from edgetrack.store import forksafe  # noqa: F401 - registers the at-fork hooks before any fork
-from edgetrack.store.paths import default_path, load_anonymous_id
-from edgetrack.store.writer import Writer
+from edgetrack.retry import RetryPolicy
+from edgetrack.sending._pipeline import Pipeline
+from edgetrack.sending._settings import LaneSettings, PipelineSettings
+from edgetrack.store._paths import load_anonymous_id
 
-if TYPE_CHECKING:  # imported for real off the caller's path (see _scheduler_now)
-    from edgetrack.delivery import DeliveryFailure
-    from edgetrack.flushing import Losses
-    from edgetrack.retry import RetryPolicy
-    from edgetrack.scheduler import Scheduler
-    from edgetrack.store.sqlite import SQLiteStore
+if TYPE_CHECKING:  # imported for real off the caller's path, by the lanes' thread
+    from edgetrack.power import PowerProbe
+    from edgetrack.sending._delivery import DeliveryFailure
+    from edgetrack.sending._scheduler import Scheduler
+    from edgetrack.sending._stats import Stats
+    from edgetrack.store._dead_letters import DeadLetter
 
-__all__ = ["Client"]
+__all__ = ["Client", "Result"]
 
-log = logging.getLogger("edgetrack")
-
-_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
-QUEUE_FULL_EPISODE = 60.0  # seconds without a drop for room that end a "queue full" episode
+log = logging.getLogger(__name__)
 
 
-class Client(Calls, Observe):
+class Client:
     """Record events durably and deliver them to every destination.
 
     ``destinations``: where events go (``edgetrack.destinations``); each is one delivery lane.
@@ -62,6 +67,9 @@ class Client(Calls, Observe):
     ``power``: where the power and network state comes from: ``"auto"`` picks the platform's
     probe (``edgetrack.power``), ``None`` means always mains, or pass a probe such as
     ``ManualPower()``. ``send=False`` queues without uploading (the CLI can flush).
+
+    ``pipeline`` is the runtime behind the façade (``edgetrack.sending.Pipeline``): the queue
+    file, its writer and the lanes, for tools that look inside (the CLI, tests).
     """
 
     def __init__(
@@ -83,7 +91,7 @@ class Client(Calls, Observe):
         shutdown_timeout: float = 5.0,
         clock: Clock | None = None,
         sender: Callable[[], Sender] | None = None,
-        power: Any = "auto",
+        power: PowerProbe | Literal["auto"] | None = "auto",
         policy: FlushPolicy | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
         orphan_lane_age: float | None = 30 * 86400.0,
@@ -91,345 +99,246 @@ class Client(Calls, Observe):
         write_key: str | None = None,
         host: str | None = None,
     ) -> None:
-        self.destinations = _destinations(destinations, write_key, host)
-        names = [getattr(d, "name", None) for d in self.destinations]
-        for destination, name in zip(self.destinations, names, strict=True):
-            if not isinstance(name, str) or not hasattr(destination, "encode"):
-                raise ConfigError(
-                    f"destinations must be edgetrack destinations (e.g. IntileryMobile(...)), "
-                    f"got {destination!r}"
-                )
-        duplicates = {str(n) for n in names if names.count(n) > 1}
-        if duplicates:
-            raise ConfigError(
-                f"two destinations share the lane name {sorted(duplicates)[0]!r}; "
-                "give one of them name='...' so each has its own lane"
-            )
-        if not isinstance(app_name, str) or not app_name:
-            raise ConfigError("app_name must be a non-empty str (it names the data folder)")
         self.policy = policy or FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
         self.limits = limits or QueueLimits()
-        self.durable = bool(durable)
-        self._app_version = app_version
-        self.send = bool(send)
-        self.shutdown_timeout = shutdown_timeout
-        if self.send and not self.destinations:
-            raise ConfigError(
-                "a Client that sends needs a destination: Client([IntileryMobile('<write key>')]) or "
-                "Client(write_key='<Segment write key>'); pass send=False to only queue (the CLI or "
-                "another process sends)"
-            )
+        self.destinations = _destinations(destinations, write_key, host, send)
+        self.durable, self.send, self.shutdown_timeout = bool(durable), bool(send), shutdown_timeout
         self.clock: Clock = _check_clock(clock or SystemClock())
-        if orphan_lane_age is not None and not orphan_lane_age > 0:
-            raise ConfigError("orphan_lane_age must be a positive number of seconds, or None (never drop)")
-        self._orphan_lane_age = orphan_lane_age
-        self._app_name = app_name
-        self._path = Path(path) if path is not None else None
-        self._path_lock = threading.Lock()
+        lanes = LaneSettings(
+            policy=self.policy,
+            retry=retry or RetryPolicy(),
+            timeouts=timeouts or Timeouts(),
+            make_sender=sender or partial(_http_sender, ca_bundle, _check_proxies(proxies)),
+            on_error=on_error,
+            max_dead_letters=self.limits.max_dead_letters,
+        )
+        settings = PipelineSettings(
+            self.destinations,
+            Path(path) if path is not None else None,
+            _check_app_name(app_name),
+            self.limits,
+            lanes,
+            self.clock,
+            _check_power(power),
+            durable=self.durable,
+            send=self.send,
+            shutdown_timeout=shutdown_timeout,
+            orphan_lane_age=_check_orphan_age(orphan_lane_age),
+        )
+        self.pipeline = Pipeline(settings)
+        self._app_version = app_version
         self._anon_id: str | None = None
-        self._closed = False
-        self._pid = os.getpid()
-        self._start_lock = threading.Lock()
-        self._started = False
-        self._reader_store: SQLiteStore | None = None
-        self._reader_lock = threading.Lock()
-        self._stopping = threading.Event()  # set by shutdown(): a flush's waits end
-        self._losses: Losses | None = None  # dead letters and drops as the last flush left them
         self._builder = MessageBuilder(
             context=default_context(app_name, app_version),
             anonymous_id=self._anonymous_id if auto_anonymous_id else None,
             max_event_bytes=self.limits.max_event_bytes,
-            clock=self.clock.now,
         )
-        self._fault_lock = threading.Lock()
-        self._faults_to_record: dict[tuple[str, str], int] = {}
-        self._writer = Writer(
-            self._open_writer_store,
-            self.limits,
-            on_commit=self._on_commit,
-            on_open=self._start_uploaders,
-            on_fault=self._on_writer_fault,
-            lanes=[d.name for d in self.destinations],
-        )
-        self._schedulers: list[Scheduler] | None = None
-        self._urgent_seq = 0
-        self._last_drop = -QUEUE_FULL_EPISODE * 2  # monotonic time of the last drop for room
-        self._scheduler_options: dict[str, Any] = {
-            "make_sender": sender or partial(_http_sender, ca_bundle, _check_proxies(proxies)),
-            "retry": retry,
-            "timeouts": timeouts or Timeouts(),
-            "on_error": on_error,
-            "max_dead_letters": self.limits.max_dead_letters,
-        }
-        self._power = power
-        _CLIENTS.add(self)
-        atexit.register(self._atexit)
-        self._start()  # a backlog left by the last run starts draining without a new event
-
-    # -- where things live -----------------------------------------------------------------
+        self.pipeline.start()  # a backlog left by the last run starts draining with no new event
 
     @property
     def path(self) -> Path:
         """The queue file (resolved on first use; platformdirs is imported only then)."""
-        if self._path is None:
-            with self._path_lock:
-                if self._path is None:
-                    self._path = default_path(self._app_name)
-        return self._path
+        return self.pipeline.path
 
     def _anonymous_id(self) -> str:
         if self._anon_id is None:
             self._anon_id = load_anonymous_id(self.path.parent)
         return self._anon_id
 
-    def _open_store(self) -> SQLiteStore:
-        from edgetrack.errors import StorageError
-        from edgetrack.store.sqlite import SQLiteStore
-        from edgetrack.store.writer import is_corrupt
+    # -- the calls: segment-analytics-python's signatures, each one ``Call`` ----------------
 
-        def open_it() -> SQLiteStore:
-            synchronous = "FULL" if self.durable else "NORMAL"
-            return SQLiteStore.open(self.path, clock=self.clock, synchronous=synchronous, limits=self.limits)
-
-        try:
-            store = open_it()
-        except StorageError as exc:
-            if not is_corrupt(exc):
-                raise
-            with self._fault_lock:  # another thread may have moved it aside already
-                try:
-                    store = open_it()
-                except StorageError:
-                    self._storage_fault("corrupt", exc)
-                    store = open_it()
-        try:
-            store.ensure_lanes([d.name for d in self.destinations], store.now())
-            with self._fault_lock:
-                faults, self._faults_to_record = self._faults_to_record, {}
-            for (name, reason), n in faults.items():
-                store.count("*", name, reason, n)
-        except BaseException:
-            store.close()
-            raise
-        return store
-
-    def _open_writer_store(self) -> SQLiteStore:
-        """The writer's connection: also where lanes nobody configures any more are dropped."""
-        from edgetrack.flushing import losses
-
-        store = self._open_store()
-        store.make_room()  # incremental vacuum for a file made before it (once; later opens skip)
-        if self._losses is None:
-            self._losses = losses(store)  # what flush() counts as lost starts from here
-        if self._orphan_lane_age is not None and self.destinations:
-            try:
-                dropped = store.drop_orphans(
-                    [d.name for d in self.destinations], store.now(), self._orphan_lane_age
-                )
-            except BaseException:
-                store.close()
-                raise
-            for name, pending in dropped.items():
-                log.warning(
-                    "edgetrack: dropped lane %r with %d pending events: no client has configured it for "
-                    "%.0f days (Client(orphan_lane_age=...))",
-                    name,
-                    pending,
-                    self._orphan_lane_age / 86400,
-                )
-        return store
-
-    def _on_writer_fault(self, kind: str, exc: Exception | None) -> None:
-        with self._fault_lock:
-            self._storage_fault(kind, exc)
-
-    def _storage_fault(self, kind: str, exc: Exception | None) -> None:
-        """The queue file turned out corrupt (moved aside, a fresh one started) or was deleted
-        under us (reopened): logged, and counted in the new file's ``*`` counters."""
-        from edgetrack.store.sqlite import SQLiteStore
-
-        if kind == "corrupt":
-            moved = SQLiteStore.quarantine(self.path, self.clock.now())  # a name, not a time
-            log.error(
-                "edgetrack: the queue file was corrupt (%s); moved it to %s and started a new one", exc, moved
-            )
-            key = ("quarantined", "corrupt")
-        else:
-            log.error("edgetrack: the queue file %s was deleted or replaced while open; reopening", self.path)
-            key = ("file_lost", kind)
-        self._faults_to_record[key] = self._faults_to_record.get(key, 0) + 1
-
-    def _enqueue(
+    def track(
         self,
-        kind: str,
-        fields: dict[str, Any],
-        user_id: object,
-        anonymous_id: object,
-        context: object,
-        timestamp: object,
-        integrations: object,
-        message_id: object,
+        user_id: object = None,
+        event: object = None,
+        properties: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
         *,
-        urgent: bool = False,
+        flush: bool = False,
     ) -> Result:
+        """Record that ``user_id`` did ``event``; returns ``(True, message)`` once queued."""
+        fields = track_fields(event, properties)
+        return self._record(
+            Call("track", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, flush)
+        )
+
+    def identify(
+        self,
+        user_id: object = None,
+        traits: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        flush: bool = False,
+    ) -> Result:
+        """Record who the user is and their ``traits``."""
+        fields = identify_fields(traits)
+        return self._record(
+            Call(
+                "identify", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, flush
+            )
+        )
+
+    def page(
+        self,
+        user_id: object = None,
+        category: object = None,
+        name: object = None,
+        properties: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        flush: bool = False,
+    ) -> Result:
+        """Record a page view (web-style apps)."""
+        fields = view_fields(category, name, properties)
+        return self._record(
+            Call("page", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, flush)
+        )
+
+    def screen(
+        self,
+        user_id: object = None,
+        category: object = None,
+        name: object = None,
+        properties: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        flush: bool = False,
+    ) -> Result:
+        """Record a screen view (mobile and kiosk apps)."""
+        fields = view_fields(category, name, properties)
+        return self._record(
+            Call("screen", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, flush)
+        )
+
+    def alias(
+        self,
+        previous_id: object = None,
+        user_id: object = None,
+        context: object = None,
+        timestamp: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        flush: bool = False,
+    ) -> Result:
+        """Merge ``previous_id``'s history into ``user_id``."""
+        fields = alias_fields(previous_id, user_id)
+        return self._record(
+            Call("alias", fields, user_id, None, context, timestamp, integrations, message_id, flush)
+        )
+
+    def group(
+        self,
+        user_id: object = None,
+        group_id: object = None,
+        traits: object = None,
+        context: object = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: object = None,
+        message_id: object = None,
+        *,
+        flush: bool = False,
+    ) -> Result:
+        """Put the user in ``group_id`` (an account, a company) with the group's ``traits``."""
+        fields = group_fields(group_id, traits)
+        return self._record(
+            Call("group", fields, user_id, anonymous_id, context, timestamp, integrations, message_id, flush)
+        )
+
+    def register_device(
+        self,
+        user_id: object = None,
+        device_id: object = None,
+        token: object = None,
+        *,
+        os_name: str | None = None,
+        os_version: str | None = None,
+        model: str | None = None,
+        app_build: str | None = None,
+        app_version: str | None = None,
+        anonymous_id: object = None,
+        context: object = None,
+        timestamp: object = None,
+        message_id: object = None,
+        flush: bool = False,
+    ) -> Result:
+        """Register this device and its push token (FCM / APNs) for the user.
+
+        Only destinations with a device API receive it (Parcelvoy's ``/devices``); for the
+        others it is counted as skipped. Missing details default to what the client knows:
+        the OS from the context, the machine type, and ``app_version`` of the client.
+        """
+        details = {
+            "os_name": os_name,
+            "os_version": os_version,
+            "model": model,
+            "app_build": app_build,
+            "app_version": app_version or self._app_version,
+        }
+        fields = device_fields(device_id, token, details, self._builder.context)
+        return self._record(
+            Call("device", fields, user_id, anonymous_id, context, timestamp, None, message_id, flush)
+        )
+
+    def _record(self, call: Call) -> Result:
+        """A checked call from here on: its envelope, then the queue (``flush=True``: urgent)."""
         clock = self.clock
         wall, mono = clock.now(), clock.monotonic()
-        msg, body, size = self._builder.build(
-            kind,
-            fields,
-            user_id=user_id,
-            anonymous_id=anonymous_id,
-            context=context,
-            timestamp=timestamp,
-            integrations=integrations,
-            message_id=message_id,
-            at=wall,
-        )
-        if self._closed:
-            log.warning("edgetrack: %s() after shutdown(); the event was not queued", kind)
+        msg, body, size = self._builder.build(call, at=wall)
+        if self.pipeline.closed:
+            log.warning("edgetrack: %s() after shutdown(); the event was not queued", call.kind)
             return False, "the client was shut down; the event was not queued"
-        if self._pid != os.getpid() or not self._started:
-            self._start()
         # created: a monotonic reading (the writer adds the file's offset); wall: only when the
         # timestamp is ours, so a wrong wall clock can be corrected at send time
-        row = (kind, msg["messageId"], body, size, mono, wall if timestamp is None else None)
-        if self.durable:
-            reason = self._writer.put_durable(row, self.shutdown_timeout)
-            if reason is not None:
-                log.error("edgetrack: %s() not queued: %s", kind, reason)
-                return False, reason
-            if urgent:
-                self.network_active()
-            return True, msg
-        seq = self._writer.put(row, locked=urgent)
-        if not seq:
-            log.error("edgetrack: the queue hand-off is full (the disk is failing?); event dropped")
-            return False, "the queue hand-off is full (the disk is failing or far too slow); event dropped"
-        if urgent:
-            self._urgent_seq = max(self._urgent_seq, seq)
+        row = (call.kind, msg["messageId"], body, size, mono, wall if call.timestamp is None else None)
+        reason = self.pipeline.put(row, urgent=call.urgent)
+        if reason is not None:
+            log.error("edgetrack: %s() not queued: %s", call.kind, reason)
+            return False, reason
         return True, msg
 
-    # -- threads ---------------------------------------------------------------------------
-
-    def _reset_after_fork(self) -> None:
-        """In a forked child: fresh locks, threads and connections; the parent keeps its own."""
-        self._pid = os.getpid()
-        self._start_lock = threading.Lock()
-        self._path_lock = threading.Lock()
-        self._writer.after_fork_in_child()
-        for scheduler in self._schedulers or ():
-            scheduler.after_fork_in_child()
-        self._reader_store = None
-        self._reader_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._started = False
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._pid != os.getpid():  # forked without the at-fork hook (should not happen)
-                self._reset_after_fork()
-            if self._started:
-                return
-            # The queue's own modules load here, not in the writer's thread: its first open (and
-            # so the first commit, the start of the promise that an event is on disk within a
-            # few ms) then does not wait for imports competing with the app for the GIL.
-            import edgetrack.store.sqlite  # noqa: F401
-
-            self._writer.start()  # its thread starts the lanes once the queue is open
-            self._started = True
+    # -- delivery ---------------------------------------------------------------------------
 
     def lanes(self) -> list[Scheduler]:
-        """One scheduler per destination (built, started only if this client sends): the CLI
-        runs their passes itself."""
-        return self._scheduler_now()
-
-    def _start_uploaders(self) -> None:
-        """After the first commit: build and start the lanes in a thread of their own, so their
-        imports (``requests``, ~180 ms) never hold up the writer's next commits."""
-        threading.Thread(target=self._scheduler_now, name="edgetrack-start", daemon=True).start()
-
-    def _scheduler_now(self) -> list[Scheduler]:
-        """The schedulers, one per destination, built and started on first need (normally by
-        the writer thread, so their modules load off the caller's path). One thread a lane:
-        a vendor that hangs until its timeout never delays another vendor's uploads."""
-        with self._start_lock:
-            if self._schedulers is None:
-                from edgetrack.retry import RetryPolicy
-                from edgetrack.scheduler import Scheduler
-
-                options = dict(self._scheduler_options)
-                options["retry"] = options["retry"] or RetryPolicy()
-                if self._power == "auto":
-                    from edgetrack.power import default_probe
-
-                    self._power = default_probe()
-                options["power"] = self._power
-                self._schedulers = [
-                    Scheduler(
-                        destination=destination,
-                        open_store=self._open_store,
-                        policy=self.policy,
-                        clock=self.clock,
-                        **options,
-                    )
-                    for destination in self.destinations
-                ]
-            if self.send and not self._closed:
-                for scheduler in self._schedulers:
-                    scheduler.start()
-            return self._schedulers
-
-    def _on_commit(self, count: int, dropped: dict[str, int]) -> None:
-        if dropped:
-            # Once per episode (one ends after a minute with no drop): a full queue drops at
-            # nearly every commit, and each of those is counted in stats() anyway.
-            now = self.clock.monotonic()
-            if now - self._last_drop > QUEUE_FULL_EPISODE:
-                log.warning(
-                    "edgetrack: the queue is full (QueueLimits); dropping the oldest events, counted "
-                    "in stats() as dropped['queue_full']: %s",
-                    dropped,
-                )
-            self._last_drop = now
-        if self._urgent_seq and self._writer.committed >= self._urgent_seq:
-            self._urgent_seq = 0  # an urgent event is on disk: send it, and everything pending, now
-            self.network_active()
-        for scheduler in self._schedulers or ():
-            scheduler.notify_commit(count)
+        """One scheduler per destination (started only if this client sends): the CLI runs
+        their passes itself."""
+        return self.pipeline.lanes()
 
     def network_active(self) -> None:
         """Tell edgetrack the radio is up anyway (the app just used the network): pending events
         ride along now, whatever the battery policy would otherwise wait for."""
-        for scheduler in self._schedulers or ():
-            scheduler.radio_awake()
+        self.pipeline.network_active()
 
     def power_changed(self) -> None:
         """Tell edgetrack the power or network state changed (plugged in, back online, ...)."""
-        for scheduler in self._schedulers or ():
-            scheduler.power_changed()
+        self.pipeline.power_changed()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send every event pending now; True only when every one of them was delivered.
 
         It keeps going through 429 pauses and retry backoffs that end within ``timeout``, and
         returns early when nothing more can be delivered now: offline, a wrong key or endpoint,
-        or a wait longer than the time left (see ``edgetrack.flushing``). Without a timeout it
-        waits as long as the queue can make progress.
+        or a wait longer than the time left (see ``edgetrack.sending.flush_lanes``). Without a
+        timeout it waits as long as the queue can make progress.
         """
-        import time
-
-        from edgetrack.flushing import flush_lanes
-
-        if not self._started:
-            self._start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._writer.wait_committed(timeout=timeout):
-            return False
-        if not (self.send and self.destinations and not self._closed):
-            return False
-        schedulers = self._scheduler_now()
-        ok, self._losses = flush_lanes(schedulers, self._reading, deadline, self._stopping, self._losses)
-        return ok
+        return self.pipeline.flush(None if timeout is None else time.monotonic() + timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Commit what is buffered, try a last flush, stop the threads; bounded by ``timeout``.
@@ -437,36 +346,10 @@ class Client(Calls, Observe):
         Nothing is lost if time runs out: the events stay queued for the next start.
         Returns True when everything was delivered.
         """
-        import time
-
-        if self._closed:
-            return False
         timeout = self.shutdown_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        delivered = False
-        if self._started and self._pid == os.getpid():
-            delivered = self.flush(timeout)
-        self._closed = True
-        self._stopping.set()
-        self._writer.stop(max(0.0, deadline - time.monotonic()))
-        for scheduler in self._schedulers or ():
-            scheduler.stop(0.0)  # tell every lane first, then wait for each in the time left
-        for scheduler in self._schedulers or ():
-            scheduler.stop(max(0.0, deadline - time.monotonic()))
-        with self._reader_lock:
-            if self._reader_store is not None:
-                self._reader_store.close()
-                self._reader_store = None
-        atexit.unregister(self._atexit)
-        return delivered
+        return self.pipeline.stop(time.monotonic() + timeout)
 
     close = shutdown
-
-    def _atexit(self) -> None:
-        try:
-            self.shutdown(self.shutdown_timeout)
-        except Exception:  # never make the interpreter's exit fail
-            log.exception("edgetrack: shutdown at exit failed")
 
     def __enter__(self) -> Client:
         return self
@@ -474,44 +357,52 @@ class Client(Calls, Observe):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def __repr__(self) -> str:
-        return f"Client(destinations={self.destinations!r}, path={str(self._path)!r})"
+    # -- looking at the queue ---------------------------------------------------------------
 
+    def stats(self) -> Stats:
+        """Every lane in the queue file (its backlog, state and counters, orphans flagged) plus
+        the in-memory state. Never writes, never waits for another process's write lock."""
+        return self.pipeline.stats()
 
-def _check_clock(clock: Clock) -> Clock:
-    for method in ("now", "monotonic", "boot_id"):
-        if not callable(getattr(clock, method, None)):
+    def pending_events(self, lanes: Sequence[str] | None = None) -> int:
+        """Events pending for any of ``lanes`` (default: this client's), each counted once."""
+        return self.pipeline.pending_events(lanes)
+
+    def dead_letters(self, lane: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """Events a lane gave up on (refused, too large, expired), oldest first, with the reason."""
+        return self.pipeline.dead_letters(lane, limit)
+
+    def requeue_dead_letters(self, ids: list[int] | None = None, *, lane: str | None = None) -> int:
+        """Queue dead letters again (all, these ids, or one lane's) for their own lane only; their
+        age starts again, so an event that had expired is not expired again at once."""
+        return self.pipeline.requeue_dead_letters(ids, lane)
+
+    def purge_dead_letters(self, ids: list[int] | None = None, *, lane: str | None = None) -> int:
+        """Delete dead letters (all, these ids, or one lane's); returns how many."""
+        return self.pipeline.purge_dead_letters(ids, lane)
+
+    def drop_lane(self, name: str) -> int:
+        """Remove a lane nobody sends any more (see ``stats().orphans``) with its pending events;
+        returns how many were dropped. A lane this client sends cannot be dropped."""
+        if name in {d.name for d in self.destinations}:
             raise ConfigError(
-                f"clock must have now(), monotonic() and boot_id() (see edgetrack.protocols.Clock); "
-                f"{clock!r} has no {method}(): use edgetrack.testing.FakeClock in tests"
+                f"lane {name!r} is one of this client's destinations; remove it from the client first"
             )
-    return clock
+        dropped = self.pipeline.drop_lane(name)
+        log.warning("edgetrack: dropped lane %r with %d pending events", name, dropped)
+        return dropped
+
+    def __repr__(self) -> str:
+        return f"Client(destinations={self.destinations!r}, path={str(self.pipeline.settings.path)!r})"
 
 
-def _http_sender(
-    ca_bundle: str | os.PathLike[str] | None = None, proxies: Mapping[str, str] | None = None
-) -> Sender:
-    from edgetrack.transport import HttpSender
-
-    # TLS verification is always on; a CA bundle only changes which roots are trusted.
-    verify = os.fspath(ca_bundle) if ca_bundle is not None else True
-    return HttpSender(verify=verify, proxies=dict(proxies) if proxies is not None else None)
-
-
-def _check_proxies(proxies: Mapping[str, str] | None) -> dict[str, str] | None:
-    if proxies is None:
-        return None
-    if not isinstance(proxies, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in proxies.items()
-    ):
-        raise ConfigError("proxies must map a scheme to a proxy URL, e.g. {'https': 'http://proxy:3128'}")
-    return dict(proxies)
+# -- checking the options -------------------------------------------------------------------
 
 
 def _destinations(
-    destinations: Iterable[Destination] | str, write_key: str | None, host: str | None
+    destinations: Iterable[Destination] | str, write_key: str | None, host: str | None, send: bool
 ) -> list[Destination]:
-    """The destinations list; a str where the list goes is Segment's positional write key."""
+    """The destinations list, checked; a str where the list goes is Segment's positional key."""
     if isinstance(destinations, str):
         if write_key is not None:
             raise ConfigError("pass the write key once: Client('<key>') or Client(write_key='<key>')")
@@ -525,13 +416,73 @@ def _destinations(
         if not isinstance(write_key, str) or not write_key:
             raise ConfigError("write_key must be the Segment source's write key (a non-empty str)")
         found.append(Segment(write_key, endpoint=host))
+    names = [getattr(d, "name", None) for d in found]
+    for destination, name in zip(found, names, strict=True):
+        if not isinstance(name, str) or not hasattr(destination, "encode"):
+            raise ConfigError(
+                f"destinations must be edgetrack destinations (e.g. IntileryMobile(...)), got {destination!r}"
+            )
+    duplicates = {str(n) for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ConfigError(
+            f"two destinations share the lane name {sorted(duplicates)[0]!r}; "
+            "give one of them name='...' so each has its own lane"
+        )
+    if send and not found:
+        raise ConfigError(
+            "a Client that sends needs a destination: Client([IntileryMobile('<write key>')]) or "
+            "Client(write_key='<Segment write key>'); pass send=False to only queue (the CLI or "
+            "another process sends)"
+        )
     return found
 
 
-def _after_fork_in_child() -> None:
-    for client in list(_CLIENTS):
-        client._reset_after_fork()
+def _check_app_name(app_name: str) -> str:
+    if not isinstance(app_name, str) or not app_name:
+        raise ConfigError("app_name must be a non-empty str (it names the data folder)")
+    return app_name
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+def _check_orphan_age(age: float | None) -> float | None:
+    if age is not None and not age > 0:
+        raise ConfigError("orphan_lane_age must be a positive number of seconds, or None (never drop)")
+    return age
+
+
+def _check_clock(clock: Clock) -> Clock:
+    for method in ("now", "monotonic", "boot_id"):
+        if not callable(getattr(clock, method, None)):
+            raise ConfigError(
+                f"clock must have now(), monotonic() and boot_id() (see edgetrack.protocols.Clock); "
+                f"{clock!r} has no {method}(): use edgetrack.testing.FakeClock in tests"
+            )
+    return clock
+
+
+def _check_power(power: PowerProbe | Literal["auto"] | None) -> PowerProbe | Literal["auto"] | None:
+    if power is not None and power != "auto" and not callable(getattr(power, "read", None)):
+        raise ConfigError(
+            f"power must be 'auto', None (always mains) or a probe with read(now) such as "
+            f"edgetrack.power.ManualPower(); got {power!r}"
+        )
+    return power
+
+
+def _check_proxies(proxies: Mapping[str, str] | None) -> dict[str, str] | None:
+    if proxies is None:
+        return None
+    if not isinstance(proxies, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in proxies.items()
+    ):
+        raise ConfigError("proxies must map a scheme to a proxy URL, e.g. {'https': 'http://proxy:3128'}")
+    return dict(proxies)
+
+
+def _http_sender(
+    ca_bundle: str | os.PathLike[str] | None = None, proxies: Mapping[str, str] | None = None
+) -> Sender:
+    from edgetrack.sending._transport import HttpSender
+
+    # TLS verification is always on; a CA bundle only changes which roots are trusted.
+    verify = os.fspath(ca_bundle) if ca_bundle is not None else True
+    return HttpSender(verify=verify, proxies=dict(proxies) if proxies is not None else None)

@@ -41,9 +41,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from edgetrack.calls import Result
-from edgetrack.client import Client
+from edgetrack.client import Client, Result
 from edgetrack.config import QueueLimits, Timeouts
+from edgetrack.envelope import Call
 from edgetrack.errors import ConfigError
 
 __all__ = ["MissingWriteKey", "SegmentClient"]
@@ -56,7 +56,7 @@ class MissingWriteKey(ConfigError, AssertionError):
 class SegmentClient(Client):
     """``Client`` with segment-analytics-python's constructor (see the module docstring)."""
 
-    log = logging.getLogger("edgetrack")  # Segment's clients have their logger as ``log``
+    log = logging.getLogger("edgetrack")  # Segment's clients have their logger as ``log``: the root
 
     def __init__(
         self,
@@ -109,8 +109,8 @@ class SegmentClient(Client):
         self.sync_mode = bool(sync_mode)
         self._sync_timeout = float(timeout) if timeout is not None else 15.0
 
-    def _enqueue(self, *args: Any, **kwargs: Any) -> Result:
-        result = super()._enqueue(*args, **kwargs)
+    def _record(self, call: Call) -> Result:
+        result = super()._record(call)
         if self.sync_mode and result[0]:
             self.flush(self._sync_timeout)  # delivered, or still queued durably when time is up
         return result

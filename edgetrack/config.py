@@ -9,7 +9,7 @@ from edgetrack.errors import ConfigError
 __all__ = ["QueueLimits", "Timeouts"]
 
 
-def _positive(name: str, value: float, *, integer: bool = False) -> None:
+def positive(name: str, value: float, *, integer: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
     if integer and not isinstance(value, int):
@@ -29,10 +29,10 @@ class QueueLimits:
     max_dead_letters: int = 1_000
 
     def __post_init__(self) -> None:
-        _positive("QueueLimits.max_events", self.max_events, integer=True)
-        _positive("QueueLimits.max_bytes", self.max_bytes, integer=True)
-        _positive("QueueLimits.max_event_bytes", self.max_event_bytes, integer=True)
-        _positive("QueueLimits.max_dead_letters", self.max_dead_letters, integer=True)
+        positive("QueueLimits.max_events", self.max_events, integer=True)
+        positive("QueueLimits.max_bytes", self.max_bytes, integer=True)
+        positive("QueueLimits.max_event_bytes", self.max_event_bytes, integer=True)
+        positive("QueueLimits.max_dead_letters", self.max_dead_letters, integer=True)
         if self.max_event_bytes > self.max_bytes:
             raise ConfigError("QueueLimits.max_event_bytes must not exceed max_bytes")
 
@@ -45,8 +45,8 @@ class Timeouts:
     read: float = 30.0
 
     def __post_init__(self) -> None:
-        _positive("Timeouts.connect", self.connect)
-        _positive("Timeouts.read", self.read)
+        positive("Timeouts.connect", self.connect)
+        positive("Timeouts.read", self.read)
 
     def as_tuple(self) -> tuple[float, float]:
         return (self.connect, self.read)

@@ -48,4 +48,13 @@ class NotConfiguredError(EdgetrackError, RuntimeError):
 
 
 class StorageError(EdgetrackError):
-    """The queue file is missing, locked or corrupt (raised by the CLI and explicit opens)."""
+    """The queue file is missing, locked or corrupt (raised by the CLI and explicit opens).
+
+    ``kind`` says which, for code that acts on it: ``"missing"``, ``"locked"``, ``"corrupt"``,
+    ``"foreign"`` (a file that is not a queue), ``"version"`` (a schema this edgetrack does not
+    read) or ``"other"``.
+    """
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind

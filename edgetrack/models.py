@@ -16,7 +16,7 @@ __all__ = ["Limits", "Outcome", "OutcomeKind", "QueuedEvent", "Request", "Respon
 
 class QueuedEvent(NamedTuple):
     """One event as stored: its queue id, call type, messageId, JSON body, when it was queued
-    (queue time: see ``edgetrack.store.timeline``) and the wall clock then, when edgetrack
+    (queue time: see ``edgetrack.store._timeline``) and the wall clock then, when edgetrack
     stamped its timestamp (None when the app gave one). A named tuple: a claim builds a
     thousand of them, and a frozen dataclass costs 3x more."""
 

@@ -20,11 +20,14 @@ radio already awake / urgent event      now, taking every pending event along
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-from edgetrack.config import _positive
+from edgetrack.config import positive
 
-__all__ = ["FlushPolicy", "PowerLike"]
+__all__ = ["FlushPolicy", "Mode", "PowerLike"]
+
+#: The power mode a policy reads off a power state.
+Mode = Literal["offline", "saver", "battery", "mains"]
 
 
 class PowerLike(Protocol):
@@ -36,10 +39,17 @@ class PowerLike(Protocol):
     @property
     def low_battery(self) -> bool: ...
 
-    power_save: bool
-    constrained: bool
-    metered: bool
-    online: bool | None
+    @property
+    def power_save(self) -> bool: ...
+
+    @property
+    def constrained(self) -> bool: ...
+
+    @property
+    def metered(self) -> bool: ...
+
+    @property
+    def online(self) -> bool | None: ...
 
 
 @dataclass(frozen=True)
@@ -58,14 +68,14 @@ class FlushPolicy:
     saver_max_delay: float = 60 * 60.0
 
     def __post_init__(self) -> None:
-        _positive("flush_at", self.flush_at, integer=True)
-        _positive("flush_interval", self.flush_interval)
-        _positive("FlushPolicy.battery_flush_at", self.battery_flush_at, integer=True)
-        _positive("FlushPolicy.battery_max_delay", self.battery_max_delay)
-        _positive("FlushPolicy.saver_max_delay", self.saver_max_delay)
+        positive("flush_at", self.flush_at, integer=True)
+        positive("flush_interval", self.flush_interval)
+        positive("FlushPolicy.battery_flush_at", self.battery_flush_at, integer=True)
+        positive("FlushPolicy.battery_max_delay", self.battery_max_delay)
+        positive("FlushPolicy.saver_max_delay", self.saver_max_delay)
 
     @staticmethod
-    def mode(power: PowerLike | None) -> str:
+    def mode(power: PowerLike | None) -> Mode:
         """``"offline"``, ``"saver"``, ``"battery"`` or ``"mains"`` (unknown power counts as mains)."""
         if power is None:
             return "mains"

@@ -6,7 +6,7 @@ Each has a real implementation and one meant for tests:
 protocol      real                              for tests
 ============  ================================  ===================================
 Clock         ``SystemClock``                   ``edgetrack.testing.FakeClock``
-Sender        ``edgetrack.transport.HttpSender`` ``edgetrack.testing.RecordingSender``
+Sender        ``edgetrack.sending._transport.HttpSender`` ``edgetrack.testing.RecordingSender``
 Destination   ``edgetrack.destinations.*``      any object with these attributes
 ============  ================================  ===================================
 """
@@ -104,6 +104,7 @@ class Destination(Protocol):
     name: str
     limits: Limits
     supports: frozenset[str]
+    rate_limit: tuple[float, int] | None  # (requests per second, burst) the vendor allows
 
     def batch(self, events: Sequence[QueuedEvent]) -> int:
         """How many of the leading ``events`` go into one request (at least 1)."""

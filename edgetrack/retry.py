@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Literal
 
-from edgetrack.config import _positive
+from edgetrack.config import positive
 from edgetrack.errors import ConfigError
 from edgetrack.models import Outcome, OutcomeKind
 
@@ -38,7 +39,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 class Decision:
     """``ack``, or wait: ``delay`` seconds, as a ``pause`` (not an attempt) or a ``backoff``."""
 
-    action: str  # "ack" | "backoff" | "pause"
+    action: Literal["ack", "backoff", "pause"]
     delay: float = 0.0
     reason: str = ""
 
@@ -67,13 +68,13 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         for name in ("backoff_base", "backoff_cap", "rate_limit_min", "rate_limit_cap"):
-            _positive(f"RetryPolicy.{name}", getattr(self, name))
-        _positive("RetryPolicy.max_age", self.max_age)
-        _positive("RetryPolicy.max_attempts", self.max_attempts, integer=True)
+            positive(f"RetryPolicy.{name}", getattr(self, name))
+        positive("RetryPolicy.max_age", self.max_age)
+        positive("RetryPolicy.max_attempts", self.max_attempts, integer=True)
         if self.startup_jitter < 0:
             raise ConfigError("RetryPolicy.startup_jitter must be 0 or more seconds")
-        _positive("RetryPolicy.auth_pause_base", self.auth_pause_base)
-        _positive("RetryPolicy.auth_pause_cap", self.auth_pause_cap)
+        positive("RetryPolicy.auth_pause_base", self.auth_pause_base)
+        positive("RetryPolicy.auth_pause_cap", self.auth_pause_cap)
         if self.backoff_cap < self.backoff_base:
             raise ConfigError("RetryPolicy.backoff_cap must be at least backoff_base")
         if self.rate_limit_cap < self.rate_limit_min:

@@ -86,7 +86,8 @@ def decode_request(request: Request) -> Any:
 
 
 class RecordingSender:
-    """A ``Sender`` that records requests and answers from ``responses`` (then 200s)."""
+    """A ``Sender`` that records requests and answers from ``responses`` (then ``respond``'s
+    answer, or 200s); ``answer_next(...)`` scripts more answers as a test goes."""
 
     def __init__(
         self,
@@ -98,6 +99,10 @@ class RecordingSender:
         self._script = [r if isinstance(r, Response) else Response(r) for r in responses]
         self._respond = respond
         self.closed = False
+
+    def answer_next(self, *responses: int | Response) -> None:
+        """Answer the next requests with these, before anything already scripted."""
+        self._script[0:0] = [r if isinstance(r, Response) else Response(r) for r in responses]
 
     def send(self, request: Request, *, timeout: tuple[float, float]) -> Response:
         self.requests.append(request)

@@ -132,19 +132,16 @@ def install_probes(status: Status) -> list[str]:
 
         return make
 
-    try:
-        from edgetrack.store.sqlite import SQLiteStore
-    except ImportError:
-        SQLiteStore = None
-    if SQLiteStore is not None:
-        for method, enter, leave in (
-            ("append", "commit", "idle"),
-            ("claim", "claim", "deliver"),
-            ("complete", "ack", "idle"),
-            ("fail", "fail", "retry-wait"),
-        ):
-            if _wrap(SQLiteStore, method, labelled(enter, leave, on_claim=method == "claim")):
-                installed.append(method)
+    from edgetrack.store import SQLiteStore
+
+    for method, enter, leave in (
+        ("append", "commit", "idle"),
+        ("claim", "claim", "deliver"),
+        ("complete", "ack", "idle"),
+        ("fail", "fail", "retry-wait"),
+    ):
+        if _wrap(SQLiteStore, method, labelled(enter, leave, on_claim=method == "claim")):
+            installed.append(method)
 
     def attempt(original: Callable[..., Any]) -> Callable[..., Any]:
         def probe(*args: Any, **kwargs: Any) -> Any:
@@ -161,7 +158,7 @@ def install_probes(status: Status) -> list[str]:
         return probe
 
     try:
-        import edgetrack.delivery as delivery
+        import edgetrack.sending as delivery
     except ImportError:
         delivery = None  # type: ignore[assignment]
     if delivery is not None and _wrap(delivery, "_attempt", attempt):

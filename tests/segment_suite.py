@@ -106,7 +106,7 @@ def _run(suite_dir: Path) -> dict[str, Any]:
         module_spec.loader.exec_module(module)
         case = getattr(module, "TestClient", None)
         if case is not None:
-            case.fail = _fail_or_record  # type: ignore[method-assign]
+            case.fail = _fail_or_record
         suite.addTests(loader.loadTestsFromModule(module))
     ran = [test.id().split(".", 1)[1] for test in _tests(suite)]  # the suite forgets them as it runs
     result = unittest.TestResult()
@@ -129,7 +129,7 @@ def _fail_or_record(self: Any, error: Any = None, batch: Any = None) -> None:
 def _tests(suite: unittest.TestSuite) -> list[unittest.TestCase]:
     found: list[unittest.TestCase] = []
     for item in suite:
-        found += _tests(item) if isinstance(item, unittest.TestSuite) else [item]  # type: ignore[list-item]
+        found += _tests(item) if isinstance(item, unittest.TestSuite) else [item]
     return found
 
 

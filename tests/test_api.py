@@ -6,6 +6,7 @@ import json
 import types
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import edgetrack
@@ -27,7 +28,9 @@ def test_all_is_sorted_and_complete() -> None:
         and not isinstance(getattr(edgetrack, name), types.ModuleType)
         and name not in ("annotations", "TYPE_CHECKING", "Any", "importlib")
     }
-    assert public - set(edgetrack._SEGMENT_SETTINGS) == set(edgetrack.__all__) - {"__version__"}
+    from edgetrack._default import SEGMENT_SETTINGS
+
+    assert public - set(SEGMENT_SETTINGS) == set(edgetrack.__all__) - {"__version__"}
     assert callable(edgetrack.stats) and callable(edgetrack.track)  # not shadowed by modules
 
 
@@ -73,6 +76,7 @@ def test_cli_status_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "no queue file" in result.output and "--db" in result.output
 
 
+@pytest.mark.slow
 def test_cli_demo_loses_nothing() -> None:
     """`edgetrack demo` runs the kiosk session (outage + restart) and reports lost 0."""
     result = CliRunner().invoke(main, ["demo", "--events", "40"])

@@ -423,6 +423,7 @@ def test_unknown_names_and_clashing_flags_are_errors(tmp_path: Path, emu: Emulat
     assert purge.exit_code == 0 and "nothing to purge" in purge.output
 
 
+@pytest.mark.slow
 def test_flush_timeout_bounds_a_request_in_flight(tmp_path: Path, emu: Emulator) -> None:
     """flush --timeout 1 against a server that hangs for 30 s returns at the deadline (before:
     25 s), exits 1 (not 130: nobody interrupted it), and calls the claim it left its own."""

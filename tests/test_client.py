@@ -70,6 +70,7 @@ def test_durable_call_returns_only_after_its_commit(emulator: Emulator, queue_pa
     assert found == [(msg["messageId"],)]
 
 
+@pytest.mark.slow
 def test_flush_keeps_going_through_retries_within_its_timeout(emulator: Emulator, queue_path: Path) -> None:
     """A 503 then a dropped connection: flush(10) waits out both backoffs (about 1 s, then 2 s)
     and returns True once all arrive (before, it returned False at the first failure)."""
@@ -151,7 +152,7 @@ def test_deferred_events_wake_the_scheduler_once(emulator: Emulator, queue_path:
     """A few events below flush_at wake the scheduler once, to set its deadline, then it sleeps."""
     with make(emulator, queue_path, flush_interval=3600) as client:
         client.track("u", "E")
-        client._writer.wait_committed(timeout=5)
+        client.pipeline.wait_committed(timeout=5)
         time.sleep(0.05)
         first = client.stats().scheduler_wakeups
         for _ in range(5):
@@ -166,7 +167,7 @@ def test_queue_caps_drop_oldest_and_count_it(emulator: Emulator, queue_path: Pat
     with make(emulator, queue_path, send=False, limits=QueueLimits(max_events=100)) as client:
         for n in range(150):
             client.track("u", "E", {"n": n})
-        client._writer.wait_committed(timeout=5)
+        client.pipeline.wait_committed(timeout=5)
         lane = client.stats().lanes["intilery_mobile"]
         events = client.stats().events_on_disk
     assert lane.dropped["queue_full"] >= 50
@@ -186,10 +187,10 @@ def test_many_threads_keep_per_thread_order(emulator: Emulator, queue_path: Path
                 client.track(f"thread-{t}", "E", {"n": n})
 
         threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         assert client.flush(30)
     events = emulator.events()
     assert len(events) == 2400 == len({e["messageId"] for e in events})
@@ -305,7 +306,7 @@ def test_on_battery_events_wait_and_an_urgent_event_takes_them_along(
     with make(emulator, queue_path, power=OnBattery()) as client:
         for n in range(5):
             client.track("u", "Browse", {"n": n})
-        client._writer.wait_committed(timeout=5)
+        client.pipeline.wait_committed(timeout=5)
         time.sleep(0.2)
         assert emulator.events() == []
         client.track("u", "Purchase", flush=True)
@@ -320,7 +321,7 @@ def test_network_active_sends_pending_events_on_battery(emulator: Emulator, queu
     """client.network_active() lets pending events ride along with the app's own network use."""
     with make(emulator, queue_path, power=OnBattery()) as client:
         client.track("u", "Browse")
-        client._writer.wait_committed(timeout=5)
+        client.pipeline.wait_committed(timeout=5)
         time.sleep(0.2)
         assert emulator.events() == []
         client.network_active()
@@ -342,7 +343,7 @@ def test_offline_then_back_online_resumes_at_once(emulator: Emulator, queue_path
     with make(emulator, queue_path, power=power, retry=RetryPolicy(startup_jitter=0.0)) as client:
         for n in range(25):
             client.track("u", "E", {"n": n})
-        client._writer.wait_committed(timeout=5)
+        client.pipeline.wait_committed(timeout=5)
         time.sleep(0.2)
         assert emulator.requests == 0
         power.set(online=True)

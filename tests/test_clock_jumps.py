@@ -14,8 +14,7 @@ import pytest
 from edgetrack import Client, QueueLimits, RetryPolicy
 from edgetrack.destinations import BatchCom, IntileryMobile
 from edgetrack.emulator import Emulator, Fault
-from edgetrack.store import SQLiteStore
-from edgetrack.store.timeline import RELEASED
+from edgetrack.store import RELEASED, SQLiteStore
 from edgetrack.testing import FakeClock, RecordingSender
 from tests.test_scheduler import Rig
 
@@ -50,7 +49,7 @@ def test_a_forward_jump_expires_nothing(emulator: Emulator, queue_path: Path, ju
     with mobile(emulator, queue_path, clock, send=True) as client:
         for i in range(50):
             client.track("u1", "Tapped", {"i": i})
-        assert client._writer.wait_committed(timeout=10)
+        assert client.pipeline.wait_committed(timeout=10)
         clock.advance(0.1)
         if jump == "from 1970":
             clock.set_wall(T0)
@@ -94,7 +93,7 @@ def test_requeued_dead_letters_are_sent_not_expired_again(
     with mobile(emulator, queue_path, clock) as client:
         for i in range(5):
             client.track("u1", "Tapped", {"i": i})
-        assert client._writer.wait_committed(timeout=10)
+        assert client.pipeline.wait_committed(timeout=10)
         clock.advance(8 * DAY)  # time really passed (monotonic too): older than max_age (7 days)
         client.flush(10)
         assert [d.reason for d in client.dead_letters()] == ["max_age"] * 5
@@ -237,7 +236,7 @@ def test_timestamps_from_a_wrong_clock_are_corrected_when_the_clock_is_set(
         assert client.stats().clock_trusted is False
         client.track("u1", "Stamped by us")
         client.track("u1", "Stamped by the app", timestamp=given)
-        assert client._writer.wait_committed(timeout=10)
+        assert client.pipeline.wait_committed(timeout=10)
         clock.advance(20.0)
         clock.set_wall(T0)
         assert client.stats().clock_trusted is True

@@ -77,6 +77,8 @@ from edgetrack.emulator import Emulator, Fault
 from edgetrack.retry import RetryPolicy
 from tests.crash_child import SLOT, SLOTS, STATUS_SIZE, read_status
 
+pytestmark = pytest.mark.slow  # kill -9 at every commit point, in subprocesses
+
 CHILD = Path(__file__).with_name("crash_child.py")
 KILLS = int(os.environ.get("EDGETRACK_CRASH_KILLS", "30"))
 SEED = int(os.environ.get("EDGETRACK_CRASH_SEED", "20261123"))
@@ -787,7 +789,7 @@ def test_power_loss_copy_opens_with_a_committed_prefix(tmp_path: Path, durable: 
     exactly the first n events tracked, n >= what was committed (durable: returned) before."""
     path = tmp_path / "live" / "queue.db"
     client = Client([], path=path, send=False, durable=durable, power=None)
-    store = client._open_store()  # a connection made the way the writer's is
+    store = client.pipeline.open_store()  # a connection made the way the writer's is
     try:  # what makes a returned durable call survive a power cut: the WAL synced at each commit
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == (2 if durable else 1)
     finally:

@@ -14,7 +14,7 @@ import pytest
 
 from edgetrack.destinations import BatchCom, Encharge, IntileryEvents, IntileryMobile, Parcelvoy, Segment
 from edgetrack.destinations.base import BaseDestination
-from edgetrack.events import MessageBuilder
+from edgetrack.envelope import Call, MessageBuilder
 from edgetrack.models import QueuedEvent, Response
 from edgetrack.testing import decode_request
 
@@ -24,19 +24,8 @@ NOW = dt.datetime(2024, 5, 2, 10, 0, tzinfo=dt.timezone.utc).timestamp()
 
 
 def queued(kind: str, fields: dict[str, Any], **kwargs: Any) -> QueuedEvent:
-    builder = MessageBuilder(
-        context={"library": LIB}, anonymous_id=None, max_event_bytes=32_000, clock=lambda: NOW
-    )
-    args = {
-        "user_id": None,
-        "anonymous_id": None,
-        "context": None,
-        "timestamp": None,
-        "integrations": None,
-        "message_id": None,
-        **kwargs,
-    }
-    msg, body, _ = builder.build(kind, fields, **args)
+    builder = MessageBuilder(context={"library": LIB}, anonymous_id=None, max_event_bytes=32_000)
+    msg, body, _ = builder.build(Call(kind, fields, **kwargs), at=NOW)
     return QueuedEvent(1, kind, msg["messageId"], body, NOW)
 
 
@@ -114,7 +103,7 @@ INTILERY_PAGE = {
     "userId": "ABC/123",
     "anonymousId": "14834fb6-e82e-47f9-a7e0-892c45064d89",
     "context": PAGE_CONTEXT,
-    "properties": dict(PAGE_CONTEXT["page"]),
+    "properties": dict(PAGE_CONTEXT["page"]),  # type: ignore[arg-type]
     "timestamp": "2019-11-28T14:50:16.519Z",
 }
 
@@ -491,7 +480,7 @@ def test_batch_event_names_are_made_valid(name: str, expected: str) -> None:
 
 def test_batch_attributes_are_limited_and_typed() -> None:
     """At most 15 attributes; long strings cut to 64; nested objects flattened; lists dropped."""
-    props = {f"Attr {n}": n for n in range(20)}
+    props: dict[str, object] = {f"Attr {n}": n for n in range(20)}
     props.update({"long": "y" * 100, "nested": {"a": 1}, "list": [1, 2]})
     event = queued(
         "track",

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from edgetrack.emulator import Emulator
-from edgetrack.emulator.core import TokenBucket
+from edgetrack.emulator.core import Limiter
 
 INTILERY = "/track/acme/acme/ACME/v1/"
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
@@ -86,7 +86,7 @@ TRACK = {"userId": "u1", "event": "Song Played", "properties": {"name": "Fallin"
 def test_token_bucket_spends_burst_then_refills_at_rate() -> None:
     """A bucket starts full, refuses once empty, and refills at ``rate`` tokens per second."""
     now = [0.0]
-    bucket = TokenBucket(2.0, 3, clock=lambda: now[0])
+    bucket = Limiter(2.0, 3, clock=lambda: now[0])
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     now[0] += 0.5
     assert [bucket.take(), bucket.take()] == [True, False]

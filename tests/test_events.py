@@ -16,7 +16,7 @@ import pytest
 
 import edgetrack
 from edgetrack import Client, EdgetrackError, EventTypeError, EventValueError, QueueLimits
-from edgetrack.events import queued_form
+from edgetrack.envelope import queued_form
 from edgetrack.store import SQLiteStore
 from edgetrack.testing import FakeClock
 
@@ -57,7 +57,7 @@ def client(make_client: Callable[..., Client]) -> Client:
 
 def queued(client: Client) -> tuple[list[dict[str, Any]], tuple[int, int]]:
     """The messages committed to the client's queue file, oldest first, and the file's totals."""
-    assert client._writer.wait_committed(timeout=5)
+    assert client.pipeline.wait_committed(timeout=5)
     store = SQLiteStore.open(client.path)
     try:
         return [json.loads(event.body) for event in store.peek(limit=10_000)], store.totals()
@@ -476,7 +476,7 @@ def test_page_and_screen_without_name_or_category(client: Client, kind: str) -> 
 def test_page_name_and_category_must_be_str(client: Client, argument: str) -> None:
     """A page name or category that is not a str raises EventTypeError naming it."""
     with pytest.raises(EventTypeError, match=argument):
-        client.page("u", **{argument: 5})
+        client.page("u", **{argument: 5})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -494,7 +494,7 @@ def test_page_name_and_category_must_be_str(client: Client, argument: str) -> No
 def test_spliced_body_is_byte_for_byte_the_json_of_the_message(client: Client, call: Any) -> None:
     """The fast path builds the body from pieces; it must equal encoding the whole message."""
     _, msg = call(client)
-    assert client._writer.wait_committed(timeout=5)
+    assert client.pipeline.wait_committed(timeout=5)
     store = SQLiteStore.open(client.path)
     try:
         body = store.peek(limit=10)[-1].body
@@ -534,7 +534,7 @@ def test_a_forked_child_makes_its_own_message_ids(client: Client) -> None:
 def test_nesting_deeper_than_the_limit_is_refused_with_a_short_message(client: Client, where: str) -> None:
     """101 levels are refused by edgetrack's own limit (not the JSON encoder's recursion, which
     Python 3.13 no longer hits at 5,000), with a message of a few lines, not 4,000 characters."""
-    from edgetrack.events import MAX_DEPTH
+    from edgetrack.envelope import MAX_DEPTH
 
     def deep(levels: int) -> object:
         value: object = "leaf"

@@ -25,6 +25,8 @@ from edgetrack.configfile import load_config
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
 
+pytestmark = pytest.mark.slow  # the example apps, as subprocesses
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 KIOSK = EXAMPLES / "raspberry_pi_kiosk"
 PRODUCTS = ["Espresso", "Croissant", "Orange juice"]
@@ -53,7 +55,7 @@ def run(command: Sequence[str | Path], env: dict[str, str]) -> subprocess.Comple
 
 
 def names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(event["type"], event.get("event") or event.get("name")) for event in events]
+    return [(str(event["type"]), str(event.get("event") or event.get("name"))) for event in events]
 
 
 def shop_session(clicks: int) -> list[tuple[str, str]]:
@@ -65,6 +67,7 @@ def test_kivy_app_tracks_the_screen_and_each_tap(
 ) -> None:
     """The Kivy shop sends a screen view and one event per press: in a real window under xvfb-run
     when Kivy and xvfb-run are installed, else the same tracking code with no window."""
+    command: list[str | Path]
     if importlib.util.find_spec("kivy") and shutil.which("xvfb-run"):
         how = "the Kivy app in a window under xvfb-run"
         command = ["xvfb-run", "-a", sys.executable, EXAMPLES / "kivy_app" / "main.py", "--", "--clicks", "3"]
@@ -143,7 +146,14 @@ def test_kiosk_keeps_its_events_through_an_outage_and_a_restart(
     systemd does), it delivers both runs' events, each once."""
     config = write_kiosk_config(tmp_path, emulator)
     kiosk_env = {**env, "KIOSK_WRITE_KEY": emulator.write_key}
-    command = [sys.executable, KIOSK / "kiosk.py", "--config", config, "--kiosk-id", "kiosk-7"]
+    command: list[str | Path] = [
+        sys.executable,
+        KIOSK / "kiosk.py",
+        "--config",
+        config,
+        "--kiosk-id",
+        "kiosk-7",
+    ]
 
     emulator.set_down(True)
     first = run([*command, "--interval", "0.01", "--count", "20"], kiosk_env)

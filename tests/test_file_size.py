@@ -43,7 +43,7 @@ def test_file_wal_and_index_stay_within_max_bytes(queue_path: Path) -> None:
         for i in range(40_000):
             client.track("u", "E", {"i": i, "pad": PAD})
             if i % 2_000 == 1_999:
-                assert client._writer.wait_committed(timeout=30)
+                assert client.pipeline.wait_committed(timeout=30)
                 largest = max(largest, on_disk(queue_path))
         lane = client.stats().lanes["intilery_mobile"]
     largest = max(largest, on_disk(queue_path))

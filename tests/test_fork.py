@@ -20,6 +20,8 @@ import pytest
 from edgetrack import Client
 from tests.conftest import query
 
+pytestmark = pytest.mark.slow  # hundreds of forks
+
 FORKS = int(os.environ.get("EDGETRACK_FORKS", "200"))
 CHILD_BOUND = 20.0  # a child that has not answered by then is hung (a healthy one takes ms)
 
@@ -48,7 +50,7 @@ def test_fork_during_commits_never_leaves_a_child_hung(tmp_path: Path) -> None:
             parent.track("parent", "Busy", {"i": i})
             i += 1
             if i % 20 == 0:  # a commit about every millisecond, leaving the children a turn
-                parent._writer.wait_committed(timeout=5)
+                parent.pipeline.wait_committed(timeout=5)
                 time.sleep(0.0005)
 
     busy = threading.Thread(target=commit_forever)
@@ -86,7 +88,7 @@ def test_fork_during_commits_never_leaves_a_child_hung(tmp_path: Path) -> None:
 
 def test_the_fork_gate_waits_for_threads_inside_sqlite() -> None:
     """While a thread is inside the gate, the before-fork hook waits for it to leave."""
-    from edgetrack.store import forksafe
+    from edgetrack.store import _forksafe as forksafe
 
     inside = threading.Event()
     leave = threading.Event()
@@ -102,8 +104,8 @@ def test_the_fork_gate_waits_for_threads_inside_sqlite() -> None:
     thread.start()
     inside.wait(10)
     threading.Timer(0.2, leave.set).start()
-    forksafe._before_fork()
+    forksafe.before_fork()
     order.append("forking")
-    forksafe._after_in_parent()
+    forksafe.after_in_parent()
     thread.join()
     assert order == ["left", "forking"]

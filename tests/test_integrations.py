@@ -54,7 +54,7 @@ def test_toga_keeps_the_apps_handlers_and_shuts_down_on_exit(tmp_path: Path) -> 
     app = TogaLikeApp()
     calls: list[str] = []
     app.main_window.on_hide = lambda widget, **kw: calls.append("app hide")
-    app.on_exit = lambda widget, **kw: calls.append("app exit") or False  # the app says "not now"
+    app.on_exit = lambda widget, **kw: calls.append("app exit") or False  # type: ignore[func-returns-value]
     bind_toga(app, client)
     app.main_window.on_hide(app.main_window)
     app.main_window.on_show(app.main_window)

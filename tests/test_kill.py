@@ -15,6 +15,8 @@ from edgetrack import Client
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
 
+pytestmark = pytest.mark.slow  # SIGKILL of subprocesses
+
 CHILD = r"""
 import json, sys, time
 from edgetrack import Client
@@ -55,7 +57,7 @@ def test_sigkill_after_track_returned_loses_nothing(tmp_path: Path, durable: boo
         sent_by_child = {e["messageId"] for e in emu.events()}
         with Client([IntileryMobile(emu.write_key, endpoint=emu.url)], path=path) as client:
             assert client.flush(30) is True
-            store = client._open_store()
+            store = client.pipeline.open_store()
             integrity = store.conn.execute("PRAGMA integrity_check").fetchone()
             store.close()
     delivered = [e["messageId"] for e in emu.events()]

@@ -13,9 +13,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from edgetrack import Client, QueueLimits
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
+
+pytestmark = pytest.mark.slow  # large backlogs
 
 BACKLOG = int(os.environ.get("EDGETRACK_LOAD_EVENTS", "50000"))
 
@@ -79,15 +83,15 @@ path, url, key, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 client = Client([IntileryMobile(key, endpoint=url)], path=path, send=False,
                 limits=QueueLimits(max_events=count * 2, max_bytes=2**31 - 1))
 client.track("u", "warm")
-client._writer.wait_committed(timeout=30)
+client.pipeline.wait_committed(timeout=30)
 base = rss_kb()
 peak = base
 for n in range(count):
     client.track("u", "Backlog", {"n": n})
     if n % 10000 == 0:
-        client._writer.wait_committed(timeout=60)
+        client.pipeline.wait_committed(timeout=60)
         peak = max(peak, rss_kb())
-client._writer.wait_committed(timeout=300)
+client.pipeline.wait_committed(timeout=300)
 queued_rss = rss_kb()
 client.shutdown(30)
 start = time.monotonic()
@@ -130,7 +134,7 @@ def test_the_disk_cap_is_respected_under_load(tmp_path: Path) -> None:
     ) as c:
         for n in range(20_000):
             c.track("u", "E", {"n": n, "pad": "x" * 200})
-        assert c._writer.wait_committed(timeout=60)
+        assert c.pipeline.wait_committed(timeout=60)
         stats = c.stats()
     assert stats.bytes_on_disk <= 2_000_000
     assert stats.lanes["intilery_mobile"].dropped["queue_full"] == 20_000 - stats.events_on_disk

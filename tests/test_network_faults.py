@@ -29,6 +29,8 @@ from edgetrack.destinations import BatchCom, Encharge, IntileryEvents, IntileryM
 from edgetrack.destinations.base import BaseDestination
 from edgetrack.emulator import Emulator, Fault
 
+pytestmark = pytest.mark.slow  # outages, 429 storms and slow servers in real time
+
 FAST = RetryPolicy(
     startup_jitter=0.0,
     backoff_base=0.05,

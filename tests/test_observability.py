@@ -48,7 +48,7 @@ def test_a_full_queue_warns_once_per_episode(queue_path: Path, caplog: pytest.Lo
         with Client([destination], path=queue_path, send=False, limits=QueueLimits(max_events=20)) as client:
             for i in range(400):
                 client.track("u", "E", {"i": i})
-                client._writer.wait_committed(timeout=5)  # one commit each
+                client.pipeline.wait_committed(timeout=5)  # one commit each
             dropped = client.stats().lanes["intilery_mobile"].dropped["queue_full"]
     full = [r for r in caplog.records if "queue is full" in r.getMessage()]
     assert len(full) == 1 and dropped >= 380

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgetrack import FlushPolicy
+from edgetrack.power import PowerState
 
 NOW = 1_000_000.0
 
@@ -25,6 +26,20 @@ class Power:
 
 
 MAINS, BATTERY = Power(), Power(on_battery=True)
+
+
+def as_state(power: Power) -> PowerState:
+    """The probe's reading a scheduler gets for a stand-in state (level 0.5 unless low)."""
+    level = (0.1 if power.low_battery else 0.5) if power.on_battery else None
+    return PowerState(
+        on_mains=not power.on_battery,
+        battery_level=level,
+        power_save=power.power_save,
+        constrained=power.constrained,
+        metered=power.metered,
+        online=power.online,
+        source="test",
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,12 +94,16 @@ def test_scheduler_defers_on_battery_and_sends_on_mains(tmp_path: Path) -> None:
         def __init__(self) -> None:
             self.state = BATTERY
 
-        def read(self, now: float) -> Power:
-            return self.state
+        def read(self, now: float) -> PowerState:
+            return as_state(self.state)
 
     probe = Probe()
-    r = Rig(tmp_path / "q.db", [IntileryMobile("k", endpoint="http://127.0.0.1:9")], RecordingSender())
-    r.scheduler._power = probe
+    r = Rig(
+        tmp_path / "q.db",
+        [IntileryMobile("k", endpoint="http://127.0.0.1:9")],
+        RecordingSender(),
+        power=probe,
+    )
     r.track(20)
     deadline, _ = r.scheduler.run_once()
     assert r.sender.requests == [] and deadline == pytest.approx(r.clock.now() + 900)
@@ -110,12 +129,16 @@ def test_offline_sends_nothing_and_probes_with_growing_waits(
     class Probe:
         state = Power(online=False, on_battery=on_battery)
 
-        def read(self, now: float) -> Power:
-            return self.state
+        def read(self, now: float) -> PowerState:
+            return as_state(self.state)
 
     probe = Probe()
-    r = Rig(tmp_path / "q.db", [IntileryMobile("k", endpoint="http://127.0.0.1:9")], RecordingSender())
-    r.scheduler._power = probe
+    r = Rig(
+        tmp_path / "q.db",
+        [IntileryMobile("k", endpoint="http://127.0.0.1:9")],
+        RecordingSender(),
+        power=probe,
+    )
     r.track(50)
     waits = []
     for _ in range(3):
@@ -137,11 +160,15 @@ def test_radio_awake_signal_takes_pending_events_along(tmp_path: Path) -> None:
     from tests.test_scheduler import Rig
 
     class Probe:
-        def read(self, now: float) -> Power:
-            return BATTERY
+        def read(self, now: float) -> PowerState:
+            return as_state(BATTERY)
 
-    r = Rig(tmp_path / "q.db", [IntileryMobile("k", endpoint="http://127.0.0.1:9")], RecordingSender())
-    r.scheduler._power = Probe()
+    r = Rig(
+        tmp_path / "q.db",
+        [IntileryMobile("k", endpoint="http://127.0.0.1:9")],
+        RecordingSender(),
+        power=Probe(),
+    )
     r.track(3)
     r.scheduler.run_once()
     assert r.sender.requests == []

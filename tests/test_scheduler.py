@@ -10,9 +10,10 @@ import pytest
 
 from edgetrack import FlushPolicy, QueueLimits, RetryPolicy, Timeouts
 from edgetrack.destinations import IntileryMobile
-from edgetrack.events import MessageBuilder
+from edgetrack.envelope import Call, MessageBuilder
 from edgetrack.models import Response
-from edgetrack.scheduler import Scheduler
+from edgetrack.power import PowerProbe
+from edgetrack.sending import LaneSettings, Scheduler
 from edgetrack.store import SQLiteStore
 from edgetrack.testing import FakeClock, RecordingSender, decode_request
 
@@ -32,6 +33,7 @@ class Rig:
         jitter: float = 0.0,
         seed: int = 1,
         retry: RetryPolicy | None = None,
+        power: PowerProbe | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.sender = sender
@@ -44,17 +46,15 @@ class Rig:
             return store
 
         self.store = open_store()
+        settings = LaneSettings(
+            policy=FlushPolicy(),
+            retry=retry or RetryPolicy(startup_jitter=jitter),
+            timeouts=Timeouts(),
+            make_sender=lambda: sender,
+            rng=random.Random(seed),
+        )
         self.schedulers = [
-            Scheduler(
-                destination=destination,  # type: ignore[arg-type]
-                open_store=open_store,
-                make_sender=lambda: sender,
-                policy=FlushPolicy(),
-                retry=retry or RetryPolicy(startup_jitter=jitter),
-                clock=self.clock,
-                timeouts=Timeouts(),
-                rng=random.Random(seed),
-            )
+            Scheduler(destination, open_store, settings, clock=self.clock, power=power)  # type: ignore[arg-type]
             for destination in destinations
         ]
         self.scheduler = self.schedulers[0]
@@ -62,7 +62,6 @@ class Rig:
             context={"library": {"name": "edgetrack", "version": "test"}},
             anonymous_id=None,
             max_event_bytes=32_000,
-            clock=self.clock.now,
         )
 
     def run_once(self, *, force: bool = False) -> None:
@@ -79,16 +78,7 @@ class Rig:
         rows, ids = [], []
         for i in range(n):
             fields = {"event": "Tapped", "properties": {"i": i, **props}} if kind == "track" else {}
-            msg, body, size = self.builder.build(
-                kind,
-                fields,
-                user_id="u1",
-                anonymous_id=None,
-                context=None,
-                timestamp=None,
-                integrations=None,
-                message_id=None,
-            )
+            msg, body, size = self.builder.build(Call(kind, fields, user_id="u1"), at=self.clock.now())
             rows.append((kind, msg["messageId"], body, size, self.store.now()))
             ids.append(msg["messageId"])
         self.store.append(rows, LIMITS)
@@ -164,10 +154,11 @@ def test_batch_body_has_write_key_sent_at_and_the_events_in_order(rig: Rig) -> N
 
 def test_transient_failure_keeps_events_and_backs_off(rig: Rig) -> None:
     """A 500 keeps every event, sets a persisted next attempt, and the retry delivers them."""
-    rig.sender._script = [Response(500)]
+    rig.sender.answer_next(Response(500))
     ids = rig.track(20)
     deadline, _ = rig.scheduler.run_once()
     lane = rig.lane()
+    assert deadline is not None
     assert lane.pending == 20 and lane.failures == 1  # type: ignore[attr-defined]
     assert lane.next_attempt == deadline and deadline > rig.clock.now()  # type: ignore[attr-defined]
     rig.scheduler.run_once()
@@ -196,7 +187,7 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_429_pauses_the_lane_for_at_least_five_seconds(rig: Rig, header: str | None, expected: float) -> None:
     """A 429 pauses the lane for max(5 s, Retry-After), capped, and is not counted as a failure."""
     headers = {"Retry-After": header} if header else {}
-    rig.sender._script = [Response(429, headers=headers, at=rig.clock.now())]
+    rig.sender.answer_next(Response(429, headers=headers, at=rig.clock.now()))
     rig.track(20)
     now = rig.clock.now()
     deadline, _ = rig.scheduler.run_once()
@@ -210,7 +201,7 @@ def test_429_pauses_the_lane_for_at_least_five_seconds(rig: Rig, header: str | N
 
 def test_forced_pass_overrides_backoff_once(rig: Rig) -> None:
     """flush() tries a backing-off lane at once, but does not retry again in the same pass."""
-    rig.sender._script = [Response(503), Response(503)]
+    rig.sender.answer_next(Response(503), Response(503))
     rig.track(5)
     rig.scheduler.run_once(force=True)
     rig.scheduler.run_once(force=True)
@@ -222,7 +213,7 @@ def test_forced_pass_overrides_backoff_once(rig: Rig) -> None:
 def test_unsupported_calls_are_counted_as_skipped(tmp_path: Path) -> None:
     """A call type the destination lacks is skipped for that lane and counted, never sent."""
     dest = IntileryMobile("key", endpoint="http://127.0.0.1:9")
-    dest.supports = frozenset({"track"})  # type: ignore[misc]
+    dest.supports = frozenset({"track"})
     r = Rig(tmp_path / "q.db", [dest], RecordingSender())
     r.track(3)
     r.track(2, kind="identify")
@@ -350,7 +341,7 @@ def test_a_fleet_starting_together_spreads_its_first_uploads(tmp_path: Path) -> 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     """The bucket lets `burst` requests through at once, then one every 1/rate seconds."""
-    from edgetrack.ratelimit import TokenBucket
+    from edgetrack.sending import TokenBucket
 
     bucket = TokenBucket(10.0, 3, now=0.0)
     assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]

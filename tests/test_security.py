@@ -33,7 +33,7 @@ from edgetrack.destinations import BatchCom, Encharge, IntileryEvents, IntileryM
 from edgetrack.destinations.base import BaseDestination
 from edgetrack.emulator import Emulator, Fault
 from edgetrack.models import Request
-from edgetrack.transport import HttpSender
+from edgetrack.sending import HttpSender
 
 FAST = RetryPolicy(
     startup_jitter=0.0, backoff_base=0.05, backoff_cap=0.2, auth_pause_base=0.05, auth_pause_cap=0.2
@@ -213,6 +213,7 @@ def _tls_client(path: Path, endpoint: str, sender: Callable[[], Any] | None = No
     return Client([IntileryMobile("tls-key", endpoint=endpoint)], path=path, **options)
 
 
+@pytest.mark.slow
 def test_an_untrusted_certificate_is_refused_by_default(
     tls_sink: TlsSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: dict[str, Path]
 ) -> None:
@@ -303,6 +304,7 @@ def test_https_goes_through_the_proxy_the_environment_or_the_app_names(
     assert proxy.targets == ([] if how == "no_proxy" else [f"localhost:{tls_sink.port}"])
 
 
+@pytest.mark.slow
 def test_a_custom_ca_bundle_is_trusted_and_host_names_are_still_checked(
     tls_sink: TlsSink, tmp_path: Path, pki: dict[str, Path]
 ) -> None:
@@ -390,6 +392,7 @@ def everything_said(
     return "\n".join(parts).encode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_keys_never_reach_the_queue_file_or_the_logs(tmp_path: Path, logs: pytest.LogCaptureFixture) -> None:
     """Six vendors through success, auth failures, 5xx, resets, timeouts and refused connections
     (logging at DEBUG): no key, in any form, is in the queue's folder, the logs or on_error's reports."""
@@ -431,6 +434,7 @@ def test_keys_never_reach_the_queue_file_or_the_logs(tmp_path: Path, logs: pytes
     assert leaks(seen, SECRETS | WRONG) == []
 
 
+@pytest.mark.slow
 def test_batch_com_api_key_is_not_stored_or_logged_when_the_connection_fails(
     tmp_path: Path, logs: pytest.LogCaptureFixture
 ) -> None:

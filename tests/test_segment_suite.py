@@ -16,6 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # segment-analytics-python's own suite
+
 HERE = Path(__file__).parent
 
 # test -> why edgetrack differs from segment-analytics-python there

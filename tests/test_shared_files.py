@@ -19,7 +19,7 @@ from edgetrack import Client, ConfigError, QueueLimits, RetryPolicy
 from edgetrack.cli import main
 from edgetrack.destinations import IntileryMobile, Segment
 from edgetrack.emulator import Emulator
-from edgetrack.store import SQLiteStore
+from edgetrack.store import LANE_REFRESH, SQLiteStore
 from edgetrack.testing import FakeClock
 
 DAY = 86400.0
@@ -101,7 +101,7 @@ def test_an_orphan_lane_is_dropped_automatically_after_its_age(
     with caplog.at_level(logging.WARNING, logger="edgetrack"):
         with Client(a_only, path=queue_path, clock=clock, send=False) as client:
             client.track("u", "After")
-            assert client._writer.wait_committed(timeout=10)
+            assert client.pipeline.wait_committed(timeout=10)
             stats = client.stats()
     assert "b" not in stats.lanes and stats.dropped == {"lane_dropped:b": 50}
     assert "dropped lane 'b' with 50 pending events" in caplog.text
@@ -112,14 +112,15 @@ def test_a_client_that_sends_a_lane_keeps_it_even_after_another_dropped_it(
 ) -> None:
     """Lane b dropped by another client; the client that sends b writes again: b exists again
     before those events, so they are delivered to it."""
-    with Client(_lanes(emulator), path=queue_path, send=False) as client:
+    clock = FakeClock()
+    with Client(_lanes(emulator), path=queue_path, send=False, clock=clock) as client:
         client.track("u", "Before")
-        assert client._writer.wait_committed(timeout=10)
-        client._writer._refreshed = -1e12  # as if a day had passed since it last affirmed its lanes
+        assert client.pipeline.wait_committed(timeout=10)
+        clock.advance(LANE_REFRESH)  # a day since the writer last affirmed its lanes
         with _store(queue_path) as store:
             store.drop_lane("b")
         client.track("u", "After")
-        assert client._writer.wait_committed(timeout=10)
+        assert client.pipeline.wait_committed(timeout=10)
         stats = client.stats()
     assert stats.lanes["b"].pending == 1
 
@@ -149,7 +150,7 @@ def test_stats_never_writes_and_never_waits_for_another_process_write_lock(
     stats() ran a write transaction, waited 5 s and raised "database is locked")."""
     with mobile(emulator, queue_path, send=False) as client:
         client.track("u", "Tapped")
-        assert client._writer.wait_committed(timeout=10)
+        assert client.pipeline.wait_committed(timeout=10)
         holder = subprocess.Popen(
             [
                 sys.executable,
@@ -169,7 +170,7 @@ def test_stats_never_writes_and_never_waits_for_another_process_write_lock(
         )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-            client._reader_store = None  # a fresh reader, opened while the lock is held
+            # no stats() call before this one: its read-only connection opens while the lock is held
             stats = client.stats()
             assert stats.lanes["intilery_mobile"].pending == 1
             assert client.dead_letters() == []

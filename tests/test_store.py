@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgetrack import QueueLimits, StorageError
-from edgetrack.store import Claim, SQLiteStore
-from edgetrack.store.schema import SCHEMA_VERSION
+from edgetrack.store import SCHEMA_VERSION, Claim, SQLiteStore
 
 LIMITS = QueueLimits()
 T0 = 1_700_000_000.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,10 @@ def test_fan_out_one_destination_down_does_not_hold_the_other(tmp_path: Path) ->
         )
         for n in range(30):
             client.track("u1", "E", {"n": n})
-        assert client._writer.wait_committed(timeout=10)  # the scheduler's flush sends what is on disk
-        assert client._scheduler_now()[0].flush(5) is True  # segment's lane alone
+        assert client.pipeline.wait_committed(timeout=10)  # the scheduler's flush sends what is on disk
+        segment_lane = client.lanes()[0]
+        ticket = segment_lane.request_flush()
+        assert segment_lane.wait_flush(ticket, time.monotonic() + 5) is True  # segment's lane alone
         assert len(emu.events("segment")) == 30 and emu.events("parcelvoy") == []
         assert client.stats().lanes["parcelvoy"].pending == 30
         emu.clear_faults()
@@ -251,7 +254,7 @@ def test_an_auth_failure_is_reported_once(emulator: Emulator, tmp_path: Path) ->
         client.track("u1", "E")
         for _ in range(3):
             client.flush(2)
-            store = client._open_store()
+            store = client.pipeline.open_store()
             store.clear_pause("parcelvoy", "auth")  # let it try again at once
             store.close()
     assert [(f.lane, f.kind, f.status, f.events) for f in seen] == [("parcelvoy", "auth", 404, 1)]

@@ -33,7 +33,7 @@ def main() -> None:
 @click.option("--events", default=120, show_default=True, help="Events tracked in each phase.")
 def demo(events: int) -> None:
     """Run a kiosk session against the local emulator: outage, restart, drain, summary."""
-    from edgetrack.demo import run_demo
+    from edgetrack.cli._demo import run_demo
 
     summary = run_demo(events_per_phase=events, out=click.echo)
     if summary["lost"]:

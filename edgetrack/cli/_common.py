@@ -106,38 +106,25 @@ def resolve(db_path: Path | None, config_path: Path | None, app_name: str | None
     return Target(default_path(app_name or (config.app_name if config else "edgetrack")), config, wait)
 
 
-def _check(path: Path, wait: float) -> None:
-    """Refuse a missing, locked, corrupt or foreign file before anything writes to it."""
-    if not path.exists():
-        raise click.ClickException(
+def _storage_error(path: Path, exc: Exception, wait: float) -> click.ClickException:
+    """What went wrong with the queue file, said for an operator: what to do about it."""
+    from edgetrack.errors import StorageError
+    from edgetrack.store import classify
+
+    kind = exc.kind if isinstance(exc, StorageError) else classify(exc)
+    text = str(exc)
+    if kind == "missing":
+        return click.ClickException(
             f"no queue file at {path}; pass --db PATH (or --config FILE, or --app NAME for the app's default)"
         )
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=wait)
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"cannot open {path}: {exc}") from exc
-    try:
-        row = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'events', 'lanes')"
-        ).fetchall()
-        if len(row) != 3:
-            raise click.ClickException(f"{path} is a SQLite file but not an edgetrack queue file; check --db")
-    except sqlite3.OperationalError as exc:
-        raise _sqlite_error(path, exc, wait) from exc
-    except sqlite3.DatabaseError as exc:
-        raise _sqlite_error(path, exc, wait) from exc
-    finally:
-        conn.close()
-
-
-def _sqlite_error(path: Path, exc: Exception, wait: float) -> click.ClickException:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
+    if kind == "foreign":
+        return click.ClickException(f"{path} is a SQLite file but not an edgetrack queue file; check --db")
+    if kind == "locked":
         return click.ClickException(
             f"the queue file {path} is locked by another process (waited {wait:g} s): {text}; "
             "try again, or pass a longer --wait"
         )
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
+    if kind == "corrupt":
         return click.ClickException(
             f"the queue file {path} is corrupt ({text}). The app moves a corrupt file aside "
             "(to queue.db.corrupt-<time>) and starts a new one on its next start; "
@@ -148,22 +135,21 @@ def _sqlite_error(path: Path, exc: Exception, wait: float) -> click.ClickExcepti
 
 @contextmanager
 def open_queue(path: Path, wait: float) -> Iterator[SQLiteStore]:
-    """The queue file as a ``SQLiteStore``; every SQLite or storage error becomes a clear message
-    and a non-zero exit. Safe while the app runs: WAL readers do not block its writer."""
+    """The queue file as a ``SQLiteStore``, refused first if it is missing, locked, corrupt or
+    not a queue (nothing is created or written then); every storage error becomes a clear
+    message and a non-zero exit. Safe while the app runs: WAL readers do not block its writer."""
     from edgetrack.errors import StorageError
     from edgetrack.store import SQLiteStore
 
-    _check(path, wait)
     try:
+        SQLiteStore.check(path, wait)
         store = SQLiteStore.open(path, busy_timeout=wait)
-    except StorageError as exc:
-        raise _sqlite_error(path, exc, wait) from exc
-    except (sqlite3.Error, OSError) as exc:
-        raise _sqlite_error(path, exc, wait) from exc
+    except (StorageError, sqlite3.Error, OSError) as exc:
+        raise _storage_error(path, exc, wait) from exc
     try:
         yield store
     except sqlite3.Error as exc:
-        raise _sqlite_error(path, exc, wait) from exc
+        raise _storage_error(path, exc, wait) from exc
     finally:
         store.close()
 

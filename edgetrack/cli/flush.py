@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from edgetrack.cli._common import Target, queue_options, when
 
+if TYPE_CHECKING:
+    from edgetrack import Client
+    from edgetrack.sending import LaneStats, Scheduler, Stats
+
 _STRAGGLER = 0.5  # seconds to let a request in flight finish after a stop, before leaving it
 
 
-def _totals(stats: Any, names: list[str]) -> tuple[int, int]:
+def _totals(stats: Stats, names: list[str]) -> tuple[int, int]:
     lanes = [stats.lanes[n] for n in names if n in stats.lanes]
     return sum(lane.delivered for lane in lanes), sum(sum(lane.dead_lettered.values()) for lane in lanes)
 
 
-def _why_left(lane: Any, now: float, due_only: bool, ours: bool) -> str:
+def _why_left(lane: LaneStats, now: float, due_only: bool, ours: bool) -> str:
     if lane.paused_until:
         return f"paused until {when(lane.paused_until)} ({lane.pause_reason})"
     if lane.in_flight and ours:
@@ -40,7 +44,7 @@ def _why_left(lane: Any, now: float, due_only: bool, ours: bool) -> str:
     return "not due yet under the flush policy (--now sends anyway)" if due_only else "left"
 
 
-def _client(target: Target) -> Any:
+def _client(target: Target) -> Client:
     from edgetrack import Client
     from edgetrack.configfile import load_config
     from edgetrack.errors import ConfigError
@@ -104,7 +108,12 @@ def flush(target: Target, now: bool, timeout: float | None) -> None:
 
 
 def _run(
-    client: Any, schedulers: list[Any], now: bool, timeout: float | None, pending0: int, base: tuple[int, int]
+    client: Client,
+    schedulers: list[Scheduler],
+    now: bool,
+    timeout: float | None,
+    pending0: int,
+    base: tuple[int, int],
 ) -> str:
     """Run one pass per lane in worker threads with a progress bar; returns "" when they all
     finished, or "interrupted" / "timed out"."""
@@ -138,7 +147,7 @@ def _run(
     return stopped
 
 
-def _stop(schedulers: list[Any], workers: list[threading.Thread], why: str) -> None:
+def _stop(schedulers: list[Scheduler], workers: list[threading.Thread], why: str) -> None:
     click.echo(f"\n{why}: stopping; nothing is lost", err=True)
     for scheduler in schedulers:
         scheduler.interrupt()  # no new request; the one in flight may finish
@@ -153,7 +162,7 @@ def _stop(schedulers: list[Any], workers: list[threading.Thread], why: str) -> N
 
 
 def _report(
-    end: Any, names: list[str], schedulers: list[Any], now: bool, stopped: str, base: tuple[int, int]
+    end: Stats, names: list[str], schedulers: list[Scheduler], now: bool, stopped: str, base: tuple[int, int]
 ) -> None:
     delivered, dead = _totals(end, names)
     left = sum(end.lanes[n].pending for n in names if n in end.lanes)
@@ -171,8 +180,9 @@ def _report(
         click.echo(
             f"  {name}: {lane.pending:,} left: {_why_left(lane, stamp, not now, lane.lease_owner in ours)}"
         )
-    if waiting and not now and all(lane.next_attempt and lane.next_attempt > stamp for lane in waiting):
-        soonest = min(lane.next_attempt for lane in waiting)
+    backing_off = [lane.next_attempt for lane in waiting if lane.next_attempt and lane.next_attempt > stamp]
+    if waiting and not now and len(backing_off) == len(waiting):
+        soonest = min(backing_off)
         click.echo(
             f"every lane with events is backing off (the first until {when(soonest)}); --now sends anyway"
         )

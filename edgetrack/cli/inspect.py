@@ -3,6 +3,7 @@ Each opens the file with a connection of its own and holds no lock between reads
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,10 +23,11 @@ from edgetrack.cli._common import (
 
 if TYPE_CHECKING:
     from edgetrack.models import QueuedEvent
-    from edgetrack.store import SQLiteStore
+    from edgetrack.sending import LaneStats
+    from edgetrack.store import DeadLetter, SQLiteStore
 
 
-def _lane_lines(lane: Any) -> list[str]:
+def _lane_lines(lane: LaneStats) -> list[str]:
     age = "-" if lane.oldest_age is None else f"{lane.oldest_age:.0f}s"
     lines = [
         f"  {lane.name}: pending {lane.pending}, oldest {age}, in flight {lane.in_flight}, "
@@ -59,7 +61,7 @@ def _lane_lines(lane: Any) -> list[str]:
 def status(target: Target, as_json: bool) -> None:
     """Show each destination lane: pending, oldest age, in flight, paused until and why, next
     attempt, delivered / dead-lettered / dropped counts by reason, last error; and the file."""
-    from edgetrack.lanestats import read_stats
+    from edgetrack.sending import read_stats
 
     configured = target.config.lanes if target.config is not None else None
     with target.open() as store:
@@ -74,7 +76,7 @@ def status(target: Target, as_json: bool) -> None:
             "bytes_on_disk": stats.bytes_on_disk,
             "dead_letters": stats.dead_letters,
             "clock_trusted": stats.clock_trusted,
-            "lanes": [lane.__dict__ for lane in lanes],
+            "lanes": [dataclasses.asdict(lane) for lane in lanes],
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -182,7 +184,7 @@ def tail(
             _show(event, as_json)
         if not follow:
             return
-        last = max(last, store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+        last = max(last, store.newest_id())
         try:
             while True:
                 time.sleep(1.0)
@@ -193,7 +195,7 @@ def tail(
             return
 
 
-def _dead_json(letter: Any) -> dict[str, Any]:
+def _dead_json(letter: DeadLetter) -> dict[str, Any]:
     return {
         "id": letter.id,
         "lane": letter.lane,

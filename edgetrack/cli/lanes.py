@@ -21,7 +21,7 @@ def _known(target: Target) -> list[str]:
 @queue_options
 def lanes_list(target: Target) -> None:
     """Every lane in the file: pending events, and how long ago a client last configured it."""
-    from edgetrack.lanestats import read_stats
+    from edgetrack.sending import read_stats
 
     configured = target.config.lanes if target.config is not None else None
     with target.open() as store:

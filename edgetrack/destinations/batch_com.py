@@ -1,8 +1,8 @@
 """Batch.com Trigger Events API (MEP, v1.0): bulk ``POST /1.0/{api_key}/events/users``.
 
-Contract: ``specs/vendor-apis.md`` section 6 and the seed page. Only ``track`` is sent (the
-API takes events, not profiles); events are grouped by custom user id (the event's
-``userId``), at most 1000 a request. The mapping from a Segment-style track call:
+Contract: ``docs/vendor-apis.md`` section 6 (the vendor's Trigger Events API pages). Only
+``track`` is sent (the API takes events, not profiles); events are grouped by custom user id
+(the event's ``userId``), at most 1000 a request. The mapping from a Segment-style track call:
 
 ==================  ======================================================================
 Batch field         from

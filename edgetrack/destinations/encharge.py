@@ -1,6 +1,6 @@
 """Encharge Ingest API: one event per request to ``POST {endpoint}/v1`` with ``X-Encharge-Token``.
 
-Contract: ``specs/vendor-apis.md`` section 5 and the seed page. Mapping:
+Contract: ``docs/vendor-apis.md`` section 5 (the vendor's Ingest API page). Mapping:
 
 ========  =======================================================================
 call      body

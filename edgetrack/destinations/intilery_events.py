@@ -1,9 +1,9 @@
 """Intilery Event API (server-to-server): ``/track/{clientId}/{accountId}/{BRANDID}/v1/{action}``.
 
-Contract: ``specs/vendor-apis.md`` section 3. The action name goes in ``event`` (not Segment's
+Contract: ``docs/vendor-apis.md`` section 3. The action name goes in ``event`` (not Segment's
 ``type``): ``"identify"``, the track event's own name, ``"page"`` or ``"screen"``. One event
 goes to its action's URL; two or more go to ``/v1/batch`` in one request. ``timestamp`` is
-always sent (the seed page says it is required; the current docs say optional). Path case
+always sent (the 2020 API Guide page says it is required; the current docs say optional). Path case
 rules: clientId and accountId lower case, BRANDID upper case. The docs give both 1 MB and
 6 MB as the request limit: the default is the safe 1 MB (``max_bytes=`` changes it).
 """

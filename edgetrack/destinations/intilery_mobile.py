@@ -1,6 +1,6 @@
 """Intilery "API For Mobile": Segment-format batches to ``/cdp/events/segment/mobile/batch``.
 
-Wire contract: ``specs/vendor-apis.md`` section 2. The ``writeKey`` goes at the batch root (as
+Wire contract: ``docs/vendor-apis.md`` section 2. The ``writeKey`` goes at the batch root (as
 documented) and on every item (as Intilery's own Android and iOS SDKs send it); ``sentAt`` is
 stamped at each upload attempt, at the root and on every item (the docs' example form). Bodies
 are gzipped, as both vendor SDKs do. Limits are the vendor SDKs' (the server documents none).

@@ -1,6 +1,6 @@
 """Parcelvoy client API: ``/api/client/{identify,alias,events,devices}`` with a Bearer key.
 
-Contract: ``specs/vendor-apis.md`` section 4 (read from Parcelvoy's server code). Mapping:
+Contract: ``docs/vendor-apis.md`` section 4 (read from Parcelvoy's server code). Mapping:
 
 ======================  ===============================================================
 call                    request
@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from edgetrack.context import iana_zone
 from edgetrack.destinations.base import (
     BaseDestination,
     check_endpoint,
@@ -46,6 +45,7 @@ from edgetrack.destinations.base import (
     json_request,
     load,
 )
+from edgetrack.envelope._context import iana_zone
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
 
 __all__ = ["Parcelvoy"]

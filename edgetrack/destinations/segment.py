@@ -1,7 +1,7 @@
 """Any Segment-compatible HTTP Tracking API: ``POST {endpoint}/v1/batch``.
 
 For Segment itself and for collectors that speak its protocol (RudderStack, Jitsu, ...).
-Contract: ``specs/vendor-apis.md`` section 1.2 (500 KB and 2,500 events a batch, 32 KB an
+Contract: ``docs/vendor-apis.md`` section 1.2 (500 KB and 2,500 events a batch, 32 KB an
 event, write key in the body or as the Basic-auth user). Stored envelopes are joined without
 re-parsing. Batches hold up to 1,000 events (analytics-python sends 100): a tenth of the
 requests, so a tenth of the per-request CPU and of the radio wake-ups; 475,000 bytes still
@@ -42,7 +42,7 @@ class Segment(BaseDestination):
         self.endpoint = check_endpoint("Segment", endpoint or SEGMENT_API, allow_http=allow_http)
         self.name = name
         self.url = self.endpoint + "/v1/batch"
-        self._gzip = gzip
+        self.gzip = gzip
         token = base64.b64encode(f"{self._write_key}:".encode()).decode("ascii")
         self._auth = f"Basic {token}"
         self.limits = Limits(
@@ -56,4 +56,4 @@ class Segment(BaseDestination):
         stamp = f'"sentAt":{json.dumps(sent_at)}'
         root = stamp + ',"writeKey":' + json.dumps(self._write_key)
         auth = {"Authorization": self._auth}
-        return segment_batch(self.url, events, stamp, root, auth, compress=self._gzip)
+        return segment_batch(self.url, events, stamp, root, auth, compress=self.gzip)

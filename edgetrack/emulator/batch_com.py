@@ -1,15 +1,15 @@
-"""Batch.com Trigger Events API (v1.0) as the emulator speaks it (``specs/vendor-apis.md`` section 6).
+"""Batch.com Trigger Events API (v1.0) as the emulator speaks it (``docs/vendor-apis.md`` section 6).
 
-* URLs (6.1 [DOC], seed): bulk ``POST /1.0/{api_key}/events/users`` with ``[{"id", "events"}, ...]``,
-  single ``POST /1.0/{api_key}/events/users/{custom_user_id}`` with ``{"events": [...]}`` (6.2 [SEED]).
-  Other POSTs under ``/1.0/`` -> 404 code 20 ROUTE_NOT_FOUND (6.3 [SEED]).
+* URLs (6.1 [DOC]): bulk ``POST /1.0/{api_key}/events/users`` with ``[{"id", "events"}, ...]``,
+  single ``POST /1.0/{api_key}/events/users/{custom_user_id}`` with ``{"events": [...]}`` (6.2 [DOC]).
+  Other POSTs under ``/1.0/`` -> 404 code 20 ROUTE_NOT_FOUND (6.3 [DOC]).
 * Auth (6.1): the API key in the path must be a configured one and ``X-Authorization`` a configured
-  REST key, else 401 code 10 AUTHENTICATION_INVALID (6.3 [SEED]).
+  REST key, else 401 code 10 AUTHENTICATION_INVALID (6.3 [DOC]).
 * Rate (6.3, 6.4): off by default (no published figure); when set, a token bucket per emulator
   answers 429 code 60 TOO_MANY_REQUESTS, checked after auth [INF: order and per-key scope].
 * Body: not JSON -> 400 code 32 MALFORMED_JSON_BODY; a required field absent (``id``, ``events``,
   ``name``) -> 400 code 30 MISSING_PARAMETER; anything present but wrong -> 400 code 31
-  MALFORMED_PARAMETER (6.3 [SEED]). Which code each rule gets is [INF]. An empty ``events`` array or
+  MALFORMED_PARAMETER (6.3 [DOC]). Which code each rule gets is [INF]. An empty ``events`` array or
   bulk array is a 30 [INF].
 * Limits (6.2 [DOC]): at most 1000 events per request in total (single and bulk; over -> 31);
   ``time`` ``YYYY-MM-ddTHH:mm:ss`` (UTC), not older than 24 h and not in the future, against the
@@ -19,7 +19,7 @@
   as the docs' example). The event-name rule ``^(ue\\.)?[a-z0-9_]{1,30}$`` and the attribute-name rule
   are the spec's conservative recommendation (6.2 [INF]: the docs state no name regex), so both are
   settings. Nulls, arrays and objects as attribute values are rejected (not documented [INF]).
-* Success: 201 ``{"token": "<uuid4>"}`` (6.3 [SEED]). Errors: ``{"error_code": <int>,
+* Success: 201 ``{"token": "<uuid4>"}`` (6.3 [DOC]). Errors: ``{"error_code": <int>,
   "error_message": "<NAME>: <detail>"}`` (6.3 [INF]: the body format is not documented).
 * No byte limit is documented (6.4): the cap is a setting (5 MiB by default, 413 from the core) [INF].
 * Recorded events: one dict per event with the custom user id added as ``"id"``.
@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from edgetrack.emulator.core import Reply, Route, TokenBucket, VendorRequest
+from edgetrack.emulator.core import Limiter, Reply, Route, VendorRequest
 
 __all__ = ["ATTRIBUTE_PATTERN", "NAME_PATTERN", "batch_com_routes"]
 
@@ -139,6 +139,66 @@ def _user_events(entry: Any, where: str) -> list[Any]:
     return events
 
 
+class _TriggerApi:
+    """The Trigger Events API for a set of apps: its settings and its handlers."""
+
+    def __init__(
+        self,
+        api_keys: Collection[str],
+        rest_keys: Collection[str],
+        *,
+        max_events: int,
+        check: _Validator,
+        rate: tuple[float, int] | None,
+    ) -> None:
+        self.apps, self.rest = set(api_keys), set(rest_keys)
+        self.max_events = max_events
+        self.check = check
+        self.bucket = Limiter(*rate) if rate is not None else None
+
+    def handle(self, request: VendorRequest) -> Result:
+        """Bulk and single calls: the keys, the rate, the JSON, then every event."""
+        if request.match.group("key") not in self.apps or request.header("x-authorization") not in self.rest:
+            return _error(10, "invalid API key or REST API key")
+        if self.bucket is not None and not self.bucket.take():
+            return _error(60, "too many requests, wait at least 5 seconds")
+        if request.json_error or not request.raw.strip():
+            return _error(32, f"body is not valid JSON ({request.json_error or 'empty body'})")
+        single = request.match.groupdict().get("user")
+        try:
+            users = self._users(request.json, single)
+        except _Invalid as problem:
+            return _error(problem.code, problem.detail)
+        accepted = [{**event, "id": user} for user, events in users for event in events]
+        return Reply.json(201, {"token": str(uuid.uuid4())}), accepted
+
+    def not_found(self, request: VendorRequest) -> Result:
+        """Any other ``POST /1.0/...``."""
+        return _error(20, f"no route for POST {request.path}")
+
+    def _users(self, body: Any, single: str | None) -> list[tuple[str, list[Any]]]:
+        """``(custom user id, events)`` for each user of a valid body; raises ``_Invalid``."""
+        if single is not None:
+            users = [(unquote(single), _user_events(body, "body"))]
+        elif not isinstance(body, list):
+            raise _Invalid(31, "the bulk body must be an array of {id, events}")
+        elif not body:
+            raise _Invalid(30, "the bulk body must hold at least one user")
+        else:
+            users = [
+                (_user_id(entry, f"[{i}]"), _user_events(entry, f"[{i}]")) for i, entry in enumerate(body)
+            ]
+        total = sum(len(events) for _, events in users)
+        if total > self.max_events:
+            raise _Invalid(31, f"too many events ({total} > {self.max_events})")
+        for index, (_, events) in enumerate(users):
+            for position, event in enumerate(events):
+                self.check.event(
+                    event, f"[{index}].events[{position}]" if single is None else f"events[{position}]"
+                )
+        return users
+
+
 def batch_com_routes(
     api_keys: Collection[str],
     rest_keys: Collection[str],
@@ -151,51 +211,13 @@ def batch_com_routes(
     now: Callable[[], float] = time.time,
 ) -> list[Route]:
     """The Trigger Events routes for apps whose API keys are in ``api_keys``."""
-    apps, rest = set(api_keys), set(rest_keys)
-    bucket = TokenBucket(*rate) if rate is not None else None
     check = _Validator(name_pattern, attribute_pattern, now)
-
-    def handle(request: VendorRequest) -> Result:
-        if request.match.group("key") not in apps or request.header("x-authorization") not in rest:
-            return _error(10, "invalid API key or REST API key")
-        if bucket is not None and not bucket.take():
-            return _error(60, "too many requests, wait at least 5 seconds")
-        body = request.json
-        if request.json_error or not request.raw.strip():
-            return _error(32, f"body is not valid JSON ({request.json_error or 'empty body'})")
-        single = request.match.groupdict().get("user")
-        try:
-            if single is not None:
-                users = [(unquote(single), _user_events(body, "body"))]
-            elif not isinstance(body, list):
-                raise _Invalid(31, "the bulk body must be an array of {id, events}")
-            elif not body:
-                raise _Invalid(30, "the bulk body must hold at least one user")
-            else:
-                users = [
-                    (_user_id(entry, f"[{i}]"), _user_events(entry, f"[{i}]")) for i, entry in enumerate(body)
-                ]
-            total = sum(len(events) for _, events in users)
-            if total > max_events:
-                raise _Invalid(31, f"too many events ({total} > {max_events})")
-            for index, (_, events) in enumerate(users):
-                for position, event in enumerate(events):
-                    check.event(
-                        event, f"[{index}].events[{position}]" if single is None else f"events[{position}]"
-                    )
-        except _Invalid as problem:
-            return _error(problem.code, problem.detail)
-        accepted = [{**event, "id": user} for user, events in users for event in events]
-        return Reply.json(201, {"token": str(uuid.uuid4())}), accepted
-
-    def not_found(request: VendorRequest) -> Result:
-        return _error(20, f"no route for POST {request.path}")
-
+    api = _TriggerApi(api_keys, rest_keys, max_events=max_events, check=check, rate=rate)
     base = r"/1\.0/(?P<key>[^/]+)/events/users"
     return [
-        Route(VENDOR, "POST", re.compile(base), handle, max_body),
-        Route(VENDOR, "POST", re.compile(base + r"/(?P<user>[^/]+)"), handle, max_body),
-        Route(VENDOR, "POST", re.compile(r"/1\.0/.*"), not_found, max_body),
+        Route(VENDOR, "POST", re.compile(base), api.handle, max_body),
+        Route(VENDOR, "POST", re.compile(base + r"/(?P<user>[^/]+)"), api.handle, max_body),
+        Route(VENDOR, "POST", re.compile(r"/1\.0/.*"), api.not_found, max_body),
     ]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Fault", "Received", "Reply", "Route", "Server", "TokenBucket", "VendorRequest"]
+__all__ = ["Fault", "Limiter", "Received", "Reply", "Route", "Server", "VendorRequest"]
 
 
 @dataclass(frozen=True)
@@ -98,27 +98,21 @@ class Route:
     too_large: Reply | None = None
 
 
-class TokenBucket:
-    """A thread-safe token bucket: ``rate`` tokens a second, at most ``burst`` banked (starts full)."""
+class Limiter:
+    """A vendor's request rate as a server enforces it: edgetrack's own ``TokenBucket`` (``rate``
+    tokens a second, at most ``burst`` banked, starting full), shared by the server's threads."""
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._tokens = float(burst)
-        self._at = clock()
+        from edgetrack.sending import TokenBucket
+
+        self._clock = clock
+        self._bucket = TokenBucket(rate, burst, clock())
         self._lock = threading.Lock()
 
     def take(self) -> bool:
         """Spend one token if there is one; False means "rate limited"."""
         with self._lock:
-            now = self._clock()
-            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
-            self._at = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return True
-            return False
+            return self._bucket.take(self._clock()) == 0.0
 
 
 class Server:
@@ -164,7 +158,8 @@ class Server:
         """While down, every connection is closed without a response (an outage)."""
         self._down = down
 
-    def _take_fault(self, vendor: str) -> Fault | None:
+    def take_fault(self, vendor: str) -> Fault | None:
+        """The scripted fault the next request to ``vendor`` gets, if any (spent by taking it)."""
         with self._lock:
             for index, (wanted, fault, times) in enumerate(self._faults):
                 if wanted in (None, vendor):
@@ -234,7 +229,23 @@ class Server:
                 self._arrived.wait(left)
             return True
 
-    def _record(self, item: Received) -> None:
+    # -- what the request handler asks -------------------------------------------------------
+
+    def admit(self) -> bool:
+        """Count a request; False while the server is down (the connection is dropped)."""
+        with self._lock:
+            self.requests += 1
+        return not self._down
+
+    def route(self, method: str, path: str) -> tuple[Route, re.Match[str]] | None:
+        for route in self.routes:
+            match = route.pattern.fullmatch(path)
+            if match and route.method == method:
+                return route, match
+        return None
+
+    def record(self, item: Received) -> None:
+        """Keep what a vendor accepted, and wake ``wait_for_events``."""
         with self._lock:
             self.received.append(item)
             self._arrived.notify_all()
@@ -275,63 +286,64 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         owner = self.owner
-        with owner._lock:
-            owner.requests += 1
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if owner._down:
+        if not owner.admit():
             self._drop()
             return
         path, _, query = self.path.partition("?")
         path = re.sub("/{2,}", "/", path)  # Intilery's docs show a double slash
-        for route in owner.routes:
-            match = route.pattern.fullmatch(path)
-            if match and route.method == self.command:
-                break
-        else:
+        found = owner.route(self.command, path)
+        if found is None:
             self._send(Reply.json(404, {"error": f"no route for {self.command} {path}"}))
             return
+        route, match = found
         if owner.latency:
             time.sleep(owner.latency)
-        fault = owner._take_fault(route.vendor)
+        fault = owner.take_fault(route.vendor)
         if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.drop:
-                self._drop()
-                return
-            self._send(Reply(fault.status, fault.body, fault.headers), route.vendor)
+            self._fault(fault, route.vendor)
             return
+        body = self._body(raw, route)
+        if body is None:
+            return
+        request = self._request(path, match, body, query)
+        reply, events = route.handler(request)
+        if 200 <= reply.status < 300:
+            owner.record(Received(route.vendor, path, request.headers, request.json, time.time(), events))
+        self._send(reply, route.vendor, len(events))
+
+    def _fault(self, fault: Fault, vendor: str) -> None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.drop:
+            self._drop()
+        else:
+            self._send(Reply(fault.status, fault.body, fault.headers), vendor)
+
+    def _body(self, raw: bytes, route: Route) -> bytes | None:
+        """The request's body, gunzipped; None when it was answered already (bad gzip, 413)."""
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             try:
                 raw = gzip.decompress(raw)
             except (OSError, EOFError, zlib.error):
                 self._send(Reply.json(400, {"error": "body is not valid gzip"}), route.vendor)
-                return
-        if len(raw) > (owner.max_body if route.max_body is None else route.max_body):
+                return None
+        if len(raw) > (self.owner.max_body if route.max_body is None else route.max_body):
             too_large = route.too_large or Reply.json(413, {"error": "request entity too large"})
             self._send(too_large, route.vendor)
-            return
+            return None
+        return raw
+
+    def _request(self, path: str, match: re.Match[str], raw: bytes, query: str) -> VendorRequest:
         parsed, error = None, None
         if raw:
             try:
                 parsed = json.loads(raw)
             except ValueError as exc:
                 error = str(exc)
-        request = VendorRequest(
-            self.command,
-            path,
-            match,
-            {k.lower(): v for k, v in self.headers.items()},
-            raw,
-            parsed,
-            error,
-            query,
-        )
-        reply, events = route.handler(request)
-        if 200 <= reply.status < 300:
-            owner._record(Received(route.vendor, path, request.headers, parsed, time.time(), events))
-        self._send(reply, route.vendor, len(events))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        return VendorRequest(self.command, path, match, headers, raw, parsed, error, query)
 
     def _send(self, reply: Reply, vendor: str = "", events: int = 0) -> None:
         head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]

@@ -1,17 +1,18 @@
-"""Encharge Ingest API as the emulator speaks it (``specs/vendor-apis.md`` section 5, seed page).
+"""Encharge Ingest API as the emulator speaks it (``docs/vendor-apis.md`` section 5, from the
+vendor's Ingest API page and its Postman collection).
 
 * URLs (5.1): ``POST /v1/`` [DOC] and ``POST /v1`` (the docs' curl examples [DOC]) with the key in
-  ``X-Encharge-Token``; ``POST /v1/{writeKey}`` with the key in the path (the seed's CORS hint
+  ``X-Encharge-Token``; ``POST /v1/{writeKey}`` with the key in the path (the docs' CORS hint
   [DOC]). On the path route the path key is the one checked, and a header is ignored [INF].
   Any configured key is accepted (write key or API key, 5.1 [INF]).
 * Auth errors: a missing **or unknown** key -> 401 ``{"error": "Missing Encharge write key."}``. The
   text is the one third-party report (5.4 [3P]); the status, and using it for unknown keys too, are
   [INF] (Encharge documents no errors).
 * Body (5.2): one JSON object. Plain events need ``name`` (Segment's ``event`` is accepted instead,
-  5.3 [INF]) and a ``user`` object with ``email`` or ``userId`` (string or number: the seed's tags
+  5.3 [INF]) and a ``user`` object with ``email`` or ``userId`` (string or number: the docs' tags
   example sends ``"userId": 123``); ``properties`` must be an object when given. Failures -> 400
   ``{"error": ...}`` (5.4 [INF], messages [INF]).
-* Special events (seed "Special Events" [DOC]; 5.3 [3P]): ``type: "alias"`` needs a previous id
+* Special events (the docs' "Special Events" [DOC]; 5.3 [3P]): ``type: "alias"`` needs a previous id
   (``previousUserId`` or ``previousEmail``) and the matching new one (``user.userId``, or a root
   ``userId`` as the Segment destination sends it [3P], / ``user.email``); ``type: "group"`` needs a
   non-empty ``objectType`` and a ``properties`` object, ``user`` is optional. Neither needs ``name``.

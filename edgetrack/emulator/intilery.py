@@ -1,4 +1,4 @@
-"""Intilery "API For Mobile" as the emulator speaks it (``specs/vendor-apis.md`` section 2).
+"""Intilery "API For Mobile" as the emulator speaks it (``docs/vendor-apis.md`` section 2).
 
 Accepts the write key at the batch root or on every item (the docs and the vendor SDKs
 disagree); 400 with ``{"success": false, "message": ...}`` for bad JSON or an unknown key;

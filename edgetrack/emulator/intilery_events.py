@@ -1,4 +1,4 @@
-"""Intilery "Event API" (server to server) as the emulator speaks it (``specs/vendor-apis.md`` section 3).
+"""Intilery "Event API" (server to server) as the emulator speaks it (``docs/vendor-apis.md`` section 3).
 
 ``POST /track/{clientId}/{accountId}/{BRANDID}/v1/{action}``, action ``identify|track|page|screen|batch``
 (3.1). What follows the spec, and what is inferred ([INF]):
@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from edgetrack.emulator.core import Reply, Route, TokenBucket, VendorRequest
+from edgetrack.emulator.core import Limiter, Reply, Route, VendorRequest
 
 __all__ = ["intilery_events_routes"]
 
@@ -83,6 +83,66 @@ def _action_of(item: dict[str, Any]) -> str:
     return event if event in ("identify", "page", "screen") else "track"
 
 
+class _EventApi:
+    """The Event API for one client/account/brand: its settings and its handler."""
+
+    pattern = re.compile(
+        r"/track/(?P<client>[^/]+)/(?P<account>[^/]+)/(?P<brand>[^/]+)/v1/"
+        r"(?P<action>identify|track|page|screen|batch)"
+    )
+
+    def __init__(
+        self,
+        scope: tuple[str, str, str],
+        tokens: Collection[str],
+        *,
+        max_item: int | None,
+        rate: tuple[float, int] | None,
+    ) -> None:
+        self.scope = scope
+        self.valid = set(tokens)
+        self.max_item = max_item
+        self.bucket = Limiter(*rate) if rate is not None else None
+
+    def handle(self, request: VendorRequest) -> Result:
+        """Every action: the rate, the token, the content type, then the body."""
+        if self.bucket is not None and not self.bucket.take():
+            return _error(429, "Rate limit exceeded")
+        token = request.header("auth-token")
+        if not token:
+            return _error(403, "No Token Supplied")
+        if token not in self.valid or request.match.group("client", "account", "brand") != self.scope:
+            return _error(403, "Token Not Authorised")
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error(400, "content-type must be application/json")
+        body = request.json
+        if request.json_error or not isinstance(body, dict):
+            return _error(400, f"malformed JSON: {request.json_error or 'expected an object'}")
+        action = request.match.group("action")
+        if action == "batch":
+            return self._batch(body)
+        problem = _check(body, action, in_batch=False)
+        return _error(400, problem) if problem else (_ok(), [body])
+
+    def _batch(self, body: dict[str, Any]) -> Result:
+        """``/v1/batch``: every item checked, the shared ``context`` merged into each."""
+        items, shared = body.get("batch"), body.get("context")
+        if not isinstance(items, list) or not items:
+            return _error(400, "batch must be a non-empty array")
+        if shared is not None and not isinstance(shared, dict):
+            return _error(400, "context must be an object")
+        for index, item in enumerate(items):
+            problem = _check(item, _action_of(item) if isinstance(item, dict) else "track", in_batch=True)
+            if problem:
+                return _error(400, f"batch[{index}]: {problem}")
+            if self.max_item is not None and len(json.dumps(item).encode()) > self.max_item:
+                return _error(413, f"batch[{index}]: Request too large")
+        if shared:
+            items = [{**item, "context": {**shared, **(item.get("context") or {})}} for item in items]
+        return _ok(), items
+
+
 def intilery_events_routes(
     client_id: str,
     account_id: str,
@@ -98,49 +158,9 @@ def intilery_events_routes(
         raise ValueError("Intilery clientId and accountId are lower case")
     if brand_id != brand_id.upper():
         raise ValueError("the Intilery BRANDID is upper case")
-    valid = set(tokens)
-    bucket = TokenBucket(*rate) if rate is not None else None
-    scope = (client_id, account_id, brand_id)
-
-    def handle(request: VendorRequest) -> Result:
-        if bucket is not None and not bucket.take():
-            return _error(429, "Rate limit exceeded")
-        token = request.header("auth-token")
-        if not token:
-            return _error(403, "No Token Supplied")
-        if token not in valid or request.match.group("client", "account", "brand") != scope:
-            return _error(403, "Token Not Authorised")
-        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            return _error(400, "content-type must be application/json")
-        body = request.json
-        if request.json_error or not isinstance(body, dict):
-            return _error(400, f"malformed JSON: {request.json_error or 'expected an object'}")
-        action = request.match.group("action")
-        if action != "batch":
-            problem = _check(body, action, in_batch=False)
-            return _error(400, problem) if problem else (_ok(), [body])
-        items, shared = body.get("batch"), body.get("context")
-        if not isinstance(items, list) or not items:
-            return _error(400, "batch must be a non-empty array")
-        if shared is not None and not isinstance(shared, dict):
-            return _error(400, "context must be an object")
-        for index, item in enumerate(items):
-            problem = _check(item, _action_of(item) if isinstance(item, dict) else "track", in_batch=True)
-            if problem:
-                return _error(400, f"batch[{index}]: {problem}")
-            if max_item is not None and len(json.dumps(item).encode()) > max_item:
-                return _error(413, f"batch[{index}]: Request too large")
-        if shared:
-            items = [{**item, "context": {**shared, **(item.get("context") or {})}} for item in items]
-        return _ok(), items
-
-    pattern = re.compile(
-        r"/track/(?P<client>[^/]+)/(?P<account>[^/]+)/(?P<brand>[^/]+)/v1/"
-        r"(?P<action>identify|track|page|screen|batch)"
-    )
+    api = _EventApi((client_id, account_id, brand_id), tokens, max_item=max_item, rate=rate)
     too_large = Reply.json(413, {"success": False, "message": "Request too large"})
-    return [Route(VENDOR, "POST", pattern, handle, max_body=max_body, too_large=too_large)]
+    return [Route(VENDOR, "POST", api.pattern, api.handle, max_body=max_body, too_large=too_large)]
 
 
 def _ok() -> Reply:

@@ -1,4 +1,4 @@
-"""Parcelvoy client API as the emulator speaks it (``specs/vendor-apis.md`` section 4).
+"""Parcelvoy client API as the emulator speaks it (``docs/vendor-apis.md`` section 4).
 
 Routes under ``/api/client/``: ``alias``, ``identify``, ``devices``, ``events`` (4.1, 4.3) and the
 undocumented ``segment`` batch (4.3, ``SegmentController.ts``). The behaviour is read from the server
@@ -272,6 +272,77 @@ class Profiles:
                 user["events"].append({"name": item["name"], "data": item.get("data") or {}})
 
 
+class _ClientApi:
+    """The client API for a set of project keys: its settings and its handlers."""
+
+    def __init__(self, keys: Collection[str], *, max_body: int, max_segment: int, profiles: Profiles) -> None:
+        self.valid = set(keys)
+        self.max_body = max_body
+        self.segment = {**_SEGMENT, "maxItems": max_segment}
+        self.effects: dict[str, Callable[[Any], None]] = {
+            "identify": profiles.identify,
+            "alias": profiles.alias,
+            "events": profiles.events,
+        }
+
+    def routes(self) -> list[Route]:
+        """One route per documented endpoint, then Koa's 404 for the rest of ``/api/client/``."""
+        return [
+            self._route("alias", _ALIAS),
+            self._route("identify", _IDENTIFY),
+            self._route("devices", _DEVICES),
+            self._route("events", _EVENTS),
+            self._route("segment", self.segment),
+            Route(VENDOR, "POST", re.compile(r"/api/client/.*"), _unknown, self.max_body, _GENERIC),
+        ]
+
+    def _route(self, name: str, schema: Schema) -> Route:
+        handle = functools.partial(self._handle, name, schema)
+        return Route(VENDOR, "POST", re.compile(f"/api/client/{name}"), handle, self.max_body, _GENERIC)
+
+    def _handle(self, name: str, schema: Schema, request: VendorRequest) -> Result:
+        """``POST /api/client/{name}``: the body, the key, the schema, then the server's job."""
+        body = _body(request)
+        if body is None:
+            return _GENERIC, []
+        denied = self._authorise(request)
+        if denied is not None:
+            return denied, []
+        problem = _first_error(schema, body)
+        if problem is not None:
+            return Reply.json(422, {"status": "error", "error": problem}), []
+        if name == "segment" and any(
+            i["type"] == "identify" and not isinstance(i.get("context"), dict) for i in body
+        ):
+            return _GENERIC, []
+        if name in self.effects:
+            self.effects[name](body)
+        return Reply(204), body if isinstance(body, list) else [body]
+
+    def _authorise(self, request: VendorRequest) -> Reply | None:
+        """The 401 or 404 for a request without a configured ``pk_``/``sk_`` bearer key, or None."""
+        auth = request.header("authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if not token.startswith(("pk_", "sk_")):
+            return _AUTH
+        if token not in self.valid:
+            return _NO_PROJECT
+        return None
+
+
+def _body(request: VendorRequest) -> Any:
+    """The body as koa-body parses it (a non-JSON or empty body is ``{}``), or None when malformed."""
+    if "json" in (request.header("content-type") or "").lower() and request.raw.strip():
+        if request.json_error or not isinstance(request.json, (dict, list)):
+            return None
+        return request.json
+    return {}
+
+
+def _unknown(request: VendorRequest) -> Result:
+    return Reply(404, b"Not Found", {"Content-Type": "text/plain; charset=utf-8"}), []
+
+
 def parcelvoy_routes(
     keys: Collection[str],
     *,
@@ -281,49 +352,5 @@ def parcelvoy_routes(
 ) -> list[Route]:
     """The client API for the projects whose ``pk_``/``sk_`` keys are in ``keys``; what the
     server's jobs do to its users is kept in ``profiles``."""
-    valid = set(keys)
     users = profiles if profiles is not None else Profiles()
-    effects: dict[str, Callable[[Any], None]] = {
-        "identify": users.identify,
-        "alias": users.alias,
-        "events": users.events,
-    }
-    segment = {**_SEGMENT, "maxItems": max_segment}
-
-    def route(name: str, schema: Schema) -> Route:
-        def handle(request: VendorRequest) -> Result:
-            body: Any = {}  # koa-body leaves a non-JSON (or empty) body as {}
-            if "json" in (request.header("content-type") or "").lower() and request.raw.strip():
-                if request.json_error or not isinstance(request.json, (dict, list)):
-                    return _GENERIC, []
-                body = request.json
-            auth = request.header("authorization") or ""
-            token = auth[7:] if auth.startswith("Bearer ") else ""
-            if not token.startswith(("pk_", "sk_")):
-                return _AUTH, []
-            if token not in valid:
-                return _NO_PROJECT, []
-            problem = _first_error(schema, body)
-            if problem is not None:
-                return Reply.json(422, {"status": "error", "error": problem}), []
-            if name == "segment" and any(
-                i["type"] == "identify" and not isinstance(i.get("context"), dict) for i in body
-            ):
-                return _GENERIC, []
-            if name in effects:
-                effects[name](body)
-            return Reply(204), body if isinstance(body, list) else [body]
-
-        return Route(VENDOR, "POST", re.compile(f"/api/client/{name}"), handle, max_body, _GENERIC)
-
-    def unknown(request: VendorRequest) -> Result:
-        return Reply(404, b"Not Found", {"Content-Type": "text/plain; charset=utf-8"}), []
-
-    return [
-        route("alias", _ALIAS),
-        route("identify", _IDENTIFY),
-        route("devices", _DEVICES),
-        route("events", _EVENTS),
-        route("segment", segment),
-        Route(VENDOR, "POST", re.compile(r"/api/client/.*"), unknown, max_body, _GENERIC),  # Koa's 404
-    ]
+    return _ClientApi(keys, max_body=max_body, max_segment=max_segment, profiles=users).routes()

@@ -1,4 +1,4 @@
-"""A generic Segment-compatible HTTP Tracking API (``specs/vendor-apis.md`` section 1).
+"""A generic Segment-compatible HTTP Tracking API (``docs/vendor-apis.md`` section 1).
 
 * URLs (1.2 [DOC]): ``POST /v1/batch`` and the single calls ``/v1/identify|track|page|screen|group|alias``
   (the call's type comes from the path when the body has none).
@@ -85,6 +85,89 @@ def _merge(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class _SegmentApi:
+    """The tracking API for one set of write keys: its settings and its handlers."""
+
+    def __init__(
+        self,
+        write_keys: Collection[str],
+        *,
+        max_body: int,
+        max_message: int,
+        max_batch_events: int,
+        strict: bool,
+    ) -> None:
+        self.valid = set(write_keys)
+        self.max_body, self.max_message, self.max_batch_events = max_body, max_message, max_batch_events
+        self.strict = strict
+        self.accepted = Reply.json(200, {"success": True})
+
+    def routes(self) -> list[Route]:
+        """``/v1/batch`` and the single calls, each with its own size cap."""
+        calls = "|".join(_TYPES)
+        batch, single = re.compile(r"/v1/batch"), re.compile(f"/v1/(?P<type>{calls})")
+        return [
+            Route(VENDOR, "POST", batch, self.batch, self.max_body, _too_large(self.max_body)),
+            Route(VENDOR, "POST", single, self.single, self.max_message, _too_large(self.max_message)),
+        ]
+
+    def batch(self, request: VendorRequest) -> Result:
+        """``POST /v1/batch``: the valid items, merged with the batch's shared keys."""
+        body = self._admit(request)
+        if isinstance(body, tuple):
+            return body
+        items = body.get("batch")
+        if not isinstance(items, list):
+            return _error(400, "invalid_request", "batch must be an array")
+        good = []
+        for index, item in enumerate(items):
+            if len(json.dumps(item).encode()) > self.max_message:
+                return _error(
+                    400, "payload_too_large", f"batch[{index}] is larger than {self.max_message} bytes"
+                )
+            problem = _check(item)
+            if problem and self.strict:
+                return _error(400, problem[0], f"batch[{index}]: {problem[1]}")
+            if not problem:
+                good.append(item)
+        if len(items) > self.max_batch_events:
+            return self.accepted, []  # documented: 200, events rejected
+        return self.accepted, [_merge(body, item) for item in good]
+
+    def single(self, request: VendorRequest) -> Result:
+        """``POST /v1/{type}``: one call, its type taken from the path when the body has none."""
+        body = self._admit(request)
+        if isinstance(body, tuple):
+            return body
+        message = {"type": request.match.group("type"), **body}
+        problem = _check(message)
+        if problem:
+            return _error(400, *problem) if self.strict else (self.accepted, [])
+        return self.accepted, [message]
+
+    def _admit(self, request: VendorRequest) -> dict[str, Any] | Result:
+        """The JSON body of an authorised request, or the answer that turns it away."""
+        body = self._parse(request)
+        if isinstance(body, tuple):
+            return body
+        return self._authorise(request, body) or body
+
+    def _parse(self, request: VendorRequest) -> dict[str, Any] | Result:
+        if request.json_error or not isinstance(request.json, dict):
+            return _error(400, "invalid_json", f"invalid JSON: {request.json_error or 'expected an object'}")
+        return request.json
+
+    def _authorise(self, request: VendorRequest, body: dict[str, Any]) -> Result | None:
+        key = _basic_user(request.header("authorization"))
+        if key is None:
+            key = body.get("writeKey")
+        if key and key in self.valid:
+            return None
+        if not self.strict:
+            return self.accepted, []  # Segment's 200: the events go nowhere
+        return _error(401, "invalid_request", "unknown write key" if key else "missing write key")
+
+
 def segment_routes(
     write_keys: Collection[str],
     *,
@@ -95,64 +178,10 @@ def segment_routes(
 ) -> list[Route]:
     """The tracking API for the sources whose write keys are in ``write_keys`` (see the module
     docstring for ``strict``)."""
-    valid = set(write_keys)
-    accepted = Reply.json(200, {"success": True})
-
-    def authorise(request: VendorRequest, body: dict[str, Any]) -> Result | None:
-        key = _basic_user(request.header("authorization"))
-        if key is None:
-            key = body.get("writeKey")
-        if key and key in valid:
-            return None
-        if not strict:
-            return accepted, []  # Segment's 200: the events go nowhere
-        return _error(401, "invalid_request", "unknown write key" if key else "missing write key")
-
-    def parse(request: VendorRequest) -> dict[str, Any] | Result:
-        if request.json_error or not isinstance(request.json, dict):
-            return _error(400, "invalid_json", f"invalid JSON: {request.json_error or 'expected an object'}")
-        return request.json
-
-    def batch(request: VendorRequest) -> Result:
-        body = parse(request)
-        if isinstance(body, tuple):
-            return body
-        denied = authorise(request, body)
-        if denied:
-            return denied
-        items = body.get("batch")
-        if not isinstance(items, list):
-            return _error(400, "invalid_request", "batch must be an array")
-        good = []
-        for index, item in enumerate(items):
-            if len(json.dumps(item).encode()) > max_message:
-                return _error(400, "payload_too_large", f"batch[{index}] is larger than {max_message} bytes")
-            problem = _check(item)
-            if problem and strict:
-                return _error(400, problem[0], f"batch[{index}]: {problem[1]}")
-            if not problem:
-                good.append(item)
-        if len(items) > max_batch_events:
-            return accepted, []  # documented: 200, events rejected
-        return accepted, [_merge(body, item) for item in good]
-
-    def single(request: VendorRequest) -> Result:
-        body = parse(request)
-        if isinstance(body, tuple):
-            return body
-        denied = authorise(request, body)
-        if denied:
-            return denied
-        message = {"type": request.match.group("type"), **body}
-        problem = _check(message)
-        if problem:
-            return _error(400, *problem) if strict else (accepted, [])
-        return accepted, [message]
-
-    calls = "|".join(_TYPES)
-    return [
-        Route(VENDOR, "POST", re.compile(r"/v1/batch"), batch, max_body, _too_large(max_body)),
-        Route(
-            VENDOR, "POST", re.compile(f"/v1/(?P<type>{calls})"), single, max_message, _too_large(max_message)
-        ),
-    ]
+    return _SegmentApi(
+        write_keys,
+        max_body=max_body,
+        max_message=max_message,
+        max_batch_events=max_batch_events,
+        strict=strict,
+    ).routes()

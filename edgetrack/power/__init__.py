@@ -24,7 +24,15 @@ import logging
 import os
 import sys
 
-from edgetrack.power._base import DEFAULT_TTL, LOW_BATTERY, CachingProbe, PowerProbe, PowerState
+from edgetrack.power._base import (
+    DEFAULT_TTL,
+    LOW_BATTERY,
+    CachedProbe,
+    CachingProbe,
+    NotifyingProbe,
+    PowerProbe,
+    PowerState,
+)
 from edgetrack.power.android import AndroidPower
 from edgetrack.power.ios import IosPower
 from edgetrack.power.linux import LinuxPower
@@ -35,10 +43,12 @@ __all__ = [
     "DEFAULT_TTL",
     "LOW_BATTERY",
     "AndroidPower",
+    "CachedProbe",
     "CachingProbe",
     "IosPower",
     "LinuxPower",
     "ManualPower",
+    "NotifyingProbe",
     "PowerProbe",
     "PowerState",
     "PsutilPower",
@@ -46,7 +56,7 @@ __all__ = [
     "default_probe",
 ]
 
-_log = logging.getLogger("edgetrack.power")
+_log = logging.getLogger(__name__)
 
 _SYS_ROOT = "/sys"
 

@@ -10,9 +10,17 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from edgetrack.errors import ConfigError
 
-__all__ = ["DEFAULT_TTL", "LOW_BATTERY", "CachingProbe", "PowerProbe", "PowerState"]
+__all__ = [
+    "DEFAULT_TTL",
+    "LOW_BATTERY",
+    "CachedProbe",
+    "CachingProbe",
+    "NotifyingProbe",
+    "PowerProbe",
+    "PowerState",
+]
 
-_log = logging.getLogger("edgetrack.power")
+_log = logging.getLogger(__name__)
 
 #: Seconds a platform probe reuses its last reading.
 DEFAULT_TTL = 60.0
@@ -69,6 +77,24 @@ class PowerProbe(Protocol):
 
     def read(self, now: float) -> PowerState:
         """The state at ``now`` (seconds from the caller's clock); may be cached for a while."""
+        ...
+
+
+@runtime_checkable
+class NotifyingProbe(PowerProbe, Protocol):
+    """A probe that is told of changes (``ManualPower``): a scheduler subscribes and wakes at once."""
+
+    def subscribe(self, callback: Callable[[PowerState], None]) -> Callable[[], None]:
+        """Call ``callback(state)`` after each change; returns a function that unsubscribes."""
+        ...
+
+
+@runtime_checkable
+class CachedProbe(PowerProbe, Protocol):
+    """A probe that caches its readings: ``Client.power_changed()`` makes it read afresh."""
+
+    def invalidate(self) -> None:
+        """Forget the cached reading."""
         ...
 
 

@@ -13,7 +13,7 @@ from edgetrack.power._base import PowerState
 
 __all__ = ["ManualPower", "StaticPower"]
 
-_log = logging.getLogger("edgetrack.power")
+_log = logging.getLogger(__name__)
 
 
 class _Unset(enum.Enum):

@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from edgetrack._worker import Worker
 from edgetrack.config import QueueLimits
 
 if TYPE_CHECKING:
-    from edgetrack.store.sqlite import Row, SQLiteStore
+    from edgetrack.store._sqlite import Row, SQLiteStore
 
-__all__ = ["Writer", "is_corrupt"]
+__all__ = ["Writer"]
 
-log = logging.getLogger("edgetrack.store")
+log = logging.getLogger(__name__)
 
 MAX_GROUP = 500
 _RETRY_MIN, _RETRY_MAX = 0.05, 5.0
@@ -44,7 +45,7 @@ class _Ticket:
         self.reason = ""
 
 
-class Writer:
+class Writer(Worker):
     """Owns the hand-off buffer and the writer thread."""
 
     def __init__(
@@ -67,11 +68,10 @@ class Writer:
         self._lanes = tuple(lanes)
         self._max_buffer = max_buffer
         self._full_wait = full_wait
-        self._reset()
+        super().__init__("edgetrack-writer")
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._has_rows = threading.Condition(self._lock)
+        super()._reset()  # the lock, ``_wake`` (rows to write), the thread, the stop flag
         self._progress = threading.Condition(self._lock)  # commits made, room freed
         self._buffer: list[Row] = []
         self._tickets: dict[int, _Ticket] = {}  # id(row) -> ticket, for durable rows only
@@ -79,9 +79,7 @@ class Writer:
         self._inflight = 0  # rows taken from the buffer, not yet committed
         self._attempts = 0  # commit attempts made (each ends in success or failure)
         self._idle = False  # the thread is (about to be) waiting for rows
-        self._stopping = False
         self._stop_by: float | None = None
-        self._thread: threading.Thread | None = None
         self._store: SQLiteStore | None = None
         self._refreshed = 0.0
         self._opened = False  # a store was opened and its first commit is not made yet
@@ -91,10 +89,6 @@ class Writer:
         self.dropped_full = 0
         self.lost_on_exit = 0
         self.failing = False  # the last write failed: callers must not wait for room
-
-    def after_fork_in_child(self) -> None:
-        """Rows in the parent's buffer are the parent's to write: start empty, with new locks."""
-        self._reset()
 
     # -- callers ---------------------------------------------------------------------------
 
@@ -112,7 +106,7 @@ class Writer:
             buffer.append(row)
             if self._idle:
                 with self._lock:
-                    self._has_rows.notify()
+                    self._wake.notify()
             return 1
         with self._lock:
             if not self._wait_for_room():
@@ -120,7 +114,7 @@ class Writer:
                 return 0
             buffer.append(row)
             if self._idle:
-                self._has_rows.notify()
+                self._wake.notify()
             return self._done + self._inflight + len(buffer)
 
     def _wait_for_room(self) -> bool:
@@ -150,7 +144,7 @@ class Writer:
                 return "the queue hand-off is full (the disk is failing or far too slow)"
             self._tickets[id(row)] = ticket
             self._buffer.append(row)
-            self._has_rows.notify()  # a failing writer tries again now, not after its backoff
+            self._wake.notify()  # a failing writer tries again now, not after its backoff
             return self._await(ticket, row, time.monotonic() + timeout)
 
     def _await(self, ticket: _Ticket, row: Row, deadline: float) -> str | None:
@@ -199,26 +193,23 @@ class Writer:
     def buffered(self) -> int:
         return len(self._buffer)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._stopping:
-                self._thread = threading.Thread(target=self._run, name="edgetrack-writer", daemon=True)
-                self._thread.start()
+    # -- lifecycle (``Worker``; rows in a forked parent's buffer are the parent's to write) --
 
     def stop(self, timeout: float) -> bool:
         """Commit what is buffered (trying until ``timeout``), then end the thread."""
         with self._lock:
-            self._stopping = True
             self._stop_by = time.monotonic() + timeout
-            self._has_rows.notify_all()
+        return super().stop(timeout)
+
+    def _interrupted(self) -> None:
+        self._progress.notify_all()  # callers waiting for room or a commit stop waiting
+
+    def _finish(self) -> None:
+        with self._lock:
             self._progress.notify_all()
-            thread = self._thread
-        if thread is None:
-            return True
-        thread.join(max(0.0, timeout))
-        return not thread.is_alive()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -254,36 +245,29 @@ class Writer:
 
     def _run(self) -> None:
         delay = _RETRY_MIN
-        try:
-            self._open_early()
-            while True:
-                group = self._next_group()
-                if group is None:
+        self._open_early()
+        while True:
+            group = self._next_group()
+            if group is None:
+                return
+            try:
+                dropped = self._write(group)
+            except Exception as exc:  # disk full, locked, corrupt: keep the rows, retry
+                if self._failed(group, exc):
                     return
-                try:
-                    dropped = self._write(group)
-                except Exception as exc:  # disk full, locked, corrupt: keep the rows, retry
-                    if self._failed(group, exc):
-                        return
-                    with self._lock:
-                        self._has_rows.wait(delay)
-                    delay = min(delay * 2, _RETRY_MAX)
-                    continue
-                delay = _RETRY_MIN
-                self._written(group, dropped)
-        finally:
-            with self._lock:
-                self._progress.notify_all()
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+                with self._lock:
+                    self._wake.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                continue
+            delay = _RETRY_MIN
+            self._written(group, dropped)
 
     def _next_group(self) -> list[Row] | None:
         """Wait for rows and take up to ``MAX_GROUP`` of them; None when stopping with none."""
         with self._lock:
             self._idle = True  # set before looking, so a lock-free put cannot slip by
             while not self._buffer and not self._stopping:
-                self._has_rows.wait()
+                self._wake.wait()
             self._idle = False
             if not self._buffer:
                 return None
@@ -375,7 +359,9 @@ class Writer:
         if self._store is not None:
             self._store.close()
             self._store = None
-        if is_corrupt(exc):
+        from edgetrack.store._sqlite import classify
+
+        if classify(exc) == "corrupt":
             self._fault("corrupt", exc)
         return False
 
@@ -398,9 +384,3 @@ class Writer:
                 self._on_fault(kind, exc)
             except Exception:
                 log.exception("edgetrack: storage fault handler failed")
-
-
-def is_corrupt(exc: BaseException) -> bool:
-    """SQLite's words for a file that is not (or no longer) a usable database."""
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text or "corrupt" in text

@@ -5,7 +5,7 @@ with events pending it waits until the lane's deadline (flush interval, backoff,
 another process's lease). It is woken early only by a commit that makes the lane due,
 ``flush()`` and ``shutdown()``. ``run_once(force=...)`` is the whole loop body, so tests and
 benchmarks can drive it in simulated time without the thread. Every time here is queue time
-(``edgetrack.store.timeline``): monotonic, so a wall-clock jump moves no deadline.
+(``edgetrack.store._timeline``): monotonic, so a wall-clock jump moves no deadline.
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
-from edgetrack.config import Timeouts
-from edgetrack.delivery import DeliveryFailure, LaneDelivery
-from edgetrack.policy import FlushPolicy
+from edgetrack._worker import Worker
+from edgetrack.power import CachedProbe, NotifyingProbe, PowerProbe, PowerState
 from edgetrack.protocols import Clock, Destination, Sender
-from edgetrack.ratelimit import TokenBucket, throttle
-from edgetrack.retry import RetryPolicy
-from edgetrack.store.sqlite import LIVE_OWNERS, LaneState, SQLiteStore, make_owner
+from edgetrack.sending._delivery import LaneDelivery
+from edgetrack.sending._ratelimit import TokenBucket, throttle
+from edgetrack.sending._settings import LaneSettings
+from edgetrack.store._owners import LIVE_OWNERS, make_owner
+from edgetrack.store._protocol import QueueStore
+from edgetrack.store._reading import LaneState
 
-__all__ = ["Scheduler"]
+__all__ = ["IDLE_FLOOR", "Scheduler"]
 
-log = logging.getLogger("edgetrack.scheduler")
+log = logging.getLogger(__name__)
 
 MAX_SLEEP = 3600.0  # re-check at least hourly while events wait
 IDLE_FLOOR = 1.0  # never spin: a deadline already past with no progress waits this long
@@ -36,59 +37,51 @@ IDLE_FLOOR = 1.0  # never spin: a deadline already past with no progress waits t
 OFFLINE_PROBE_MIN, OFFLINE_PROBE_MAX = 30.0, 15 * 60.0
 
 
-class Scheduler:
-    """Owns one lane's thread, its queue connection and its HTTP sender."""
+class Scheduler(Worker):
+    """One lane: its thread (a ``Worker``), its queue connection and its HTTP sender.
+
+    ``open_store`` opens a connection of the lane's own (the thread's, opened on its first
+    pass); ``settings`` are what every lane of a client shares; ``power`` is the probe the
+    policy reads (None: always mains).
+    """
 
     def __init__(
         self,
-        *,
         destination: Destination,
-        open_store: Callable[[], SQLiteStore],
-        make_sender: Callable[[], Sender],
-        policy: FlushPolicy,
-        retry: RetryPolicy,
+        open_store: Callable[[], QueueStore],
+        settings: LaneSettings,
+        *,
         clock: Clock,
-        timeouts: Timeouts,
-        on_error: Callable[[DeliveryFailure], None] | None = None,
-        lease: float = 120.0,
-        rng: random.Random | None = None,
-        max_dead_letters: int = 1000,
-        power: Any = None,
+        power: PowerProbe | None = None,
     ) -> None:
-        self._power = power  # an edgetrack.power.PowerProbe, or None (always mains)
-        subscribe = getattr(power, "subscribe", None)
-        if callable(subscribe):  # a probe that is told of changes (ManualPower) wakes us at once
-            subscribe(lambda _state: self.power_changed())
-        self._power_state: Any = None
-        self._offline_wait = OFFLINE_PROBE_MIN
         self.destination = destination
         self.name = destination.name
-        self._open_store = open_store
-        self._make_sender = make_sender
-        self.policy = policy
-        self.retry = retry
+        self.settings = settings
+        self.policy = settings.policy
+        self.retry = settings.retry
         self.clock = clock
-        self._timeout = timeouts.as_tuple()
-        self._on_error = on_error
-        self._lease = lease
-        self._rng = rng or random.Random()
-        self._max_dead_letters = max_dead_letters
-        self._store: SQLiteStore | None = None
-        self._sender: Sender | None = None
+        self._open_store = open_store
+        self._power = power
+        if isinstance(power, NotifyingProbe):  # told of changes (ManualPower): wake at once
+            power.subscribe(lambda _state: self.power_changed())
+        self._power_state: PowerState | None = None
+        self._offline_wait = OFFLINE_PROBE_MIN
+        self._rng = settings.rng or random.Random()
         self._bucket: TokenBucket | None = None
-        limit: tuple[float, int] | None = getattr(destination, "rate_limit", None)
+        limit = destination.rate_limit
         if limit:  # a margin under the vendor's figures: our clock and theirs never agree exactly
             self._bucket = TokenBucket(limit[0] * 0.95, max(1, limit[1] - 1), time.monotonic())
-        self._reset_thread_state()
+        super().__init__("edgetrack-scheduler-" + self.name)
 
-    def _reset_thread_state(self) -> None:
+    def _reset(self) -> None:
+        """A new owner id, lock and delivery; in a fork's child the parent's connection, session
+        and thread are not ours either."""
+        super()._reset()
+        self._store: QueueStore | None = None
+        self._sender: Sender | None = None
         self.owner = make_owner(uuid.uuid4().hex[:8])
         LIVE_OWNERS.add(self.owner)  # another client of this process must respect our leases
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         self._flushed = threading.Condition(self._lock)
-        self._thread: threading.Thread | None = None
-        self._stopping = False
         self._signalled = False
         self._deadline: float | None = None
         self._need = 1
@@ -101,23 +94,18 @@ class Scheduler:
         # A fleet starting together spreads its first uploads (flush() does not wait for this);
         # set on the first pass, in queue time.
         self._not_before: float | None = None
+        settings = self.settings
         self._delivery = LaneDelivery(
             self.destination,
             self._get_sender,
             owner=self.owner,
             retry=self.retry,
             rng=self._rng,
-            timeout=self._timeout,
+            timeout=settings.timeouts.as_tuple(),
             throttle=throttle(self._bucket, lambda: self._stopping, self._nap),
-            max_dead_letters=self._max_dead_letters,
-            on_error=self._on_error,
+            max_dead_letters=settings.max_dead_letters,
+            on_error=settings.on_error,
         )
-
-    def after_fork_in_child(self) -> None:
-        """The parent's connection, session and thread are not ours: start from nothing."""
-        self._store = None
-        self._sender = None
-        self._reset_thread_state()
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -148,7 +136,7 @@ class Scheduler:
         """The power probe's last reading said the network is down."""
         return self.policy.mode(self._power_state) == "offline"
 
-    def _read_power(self) -> Any:
+    def _read_power(self) -> PowerState | None:
         if self._power is None:
             return None
         try:
@@ -166,9 +154,8 @@ class Scheduler:
 
     def power_changed(self) -> None:
         """Power or network state changed: look again now (the probe's cache is dropped)."""
-        invalidate = getattr(self._power, "invalidate", None)
-        if callable(invalidate):
-            invalidate()
+        if isinstance(self._power, CachedProbe):
+            self._power.invalidate()
         with self._lock:
             self._signalled = True
             self._wake.notify()
@@ -185,12 +172,12 @@ class Scheduler:
             found = self.policy.due_at(pending=state.pending, oldest_created=oldest, now=now, power=power)
             if found is None:  # offline: look at the network again, less often the longer it lasts
                 found = now + self._offline_wait
-                if getattr(power, "on_battery", False):  # on mains looking is free: stay at 30 s
+                if power is not None and power.on_battery:  # on mains looking is free: stay at 30 s
                     self._offline_wait = min(self._offline_wait * 2, OFFLINE_PROBE_MAX)
             due = max(found, self._not_before or now)
         return min(due, now + MAX_SLEEP)
 
-    def _run_lane(self, store: SQLiteStore, force: bool, radio_awake: bool = False) -> None:
+    def _run_lane(self, store: QueueStore, force: bool, radio_awake: bool = False) -> None:
         limits = self.destination.limits
         draining = force
         while not self._stopping:
@@ -208,7 +195,7 @@ class Scheduler:
                 self.name,
                 self.owner,
                 now,
-                lease=self._lease,
+                lease=self.settings.lease,
                 max_events=limits.max_events,
                 max_bytes=limits.max_bytes,
                 overhead=limits.per_event_overhead + 1,
@@ -232,7 +219,7 @@ class Scheduler:
         with self._lock:
             self._wake.wait(seconds)  # shutdown() cuts this short
 
-    def _get_store(self) -> SQLiteStore:
+    def _get_store(self) -> QueueStore:
         if self._store is not None and not self._store.still_there():
             self._drop_store()  # the file was deleted or moved aside: follow the new one
         if self._store is None:
@@ -249,23 +236,16 @@ class Scheduler:
                     "": retry.rate_limit_cap,
                 },
                 backoff=retry.backoff_cap,
-                lease=self._lease,
+                lease=self.settings.lease,
             )
         return self._store
 
     def _get_sender(self) -> Sender:
         if self._sender is None:
-            self._sender = self._make_sender()
+            self._sender = self.settings.make_sender()
         return self._sender
 
     # -- the thread ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._stopping:
-                name = "edgetrack-scheduler-" + self.name
-                self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-                self._thread.start()
 
     def notify_commit(self, count: int) -> None:
         """Called by the writer after a commit: wake only if that can make something due."""
@@ -277,7 +257,6 @@ class Scheduler:
 
     def request_flush(self) -> int:
         """Ask for a forced pass; returns a ticket for ``wait_flush`` (0: no thread to ask)."""
-
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 return 0
@@ -298,58 +277,37 @@ class Scheduler:
                 self._flushed.wait(left)
             return self._flush_ok
 
-    def flush(self, timeout: float | None) -> bool:
-        """A forced pass, waited for; True if every lane ended empty."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        return self.wait_flush(self.request_flush(), deadline)
-
-    def interrupt(self) -> None:
-        """Stop between requests: the one in flight finishes (the CLI's Ctrl-C); no join, no close."""
-        with self._lock:
-            self._stopping = True
-            self._wake.notify_all()
-            self._flushed.notify_all()
-
-    def stop(self, timeout: float) -> bool:
-        self.interrupt()
-        thread = self._thread
-        if thread is None:
-            self._close()
-            return True
-        thread.join(max(0.0, timeout))
-        return not thread.is_alive()
+    def _interrupted(self) -> None:
+        """Stop between requests: the one in flight finishes (the CLI's Ctrl-C)."""
+        self._flushed.notify_all()
 
     def _run(self) -> None:
-        try:
-            while True:
-                with self._lock:
-                    if self._stopping:
-                        return
-                    wanted = self._flush_requested
-                    force = wanted > self._flush_done
-                    self._signalled = False
-                    self._new = 0
-                try:
-                    deadline, empty = self.run_once(force=force)
-                except Exception as exc:  # never let the loop die: log, and look again later
-                    log.exception("edgetrack: delivery pass failed: %s", exc)
-                    deadline, empty = None, False
-                    self._drop_store()
-                with self._lock:
-                    if force:
-                        self._flush_done = wanted
-                        self._flush_ok = empty
-                        self._flushed.notify_all()
-                    self._deadline = deadline
-                    if self._stopping:
-                        return
-                    if self._signalled or self._flush_requested > self._flush_done:
-                        continue
-                    timeout = self._timeout_until(deadline, empty)
-                    self._wake.wait(timeout)
-                    self.wakeups += 1
-        finally:
-            self._close()
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                wanted = self._flush_requested
+                force = wanted > self._flush_done
+                self._signalled = False
+                self._new = 0
+            try:
+                deadline, empty = self.run_once(force=force)
+            except Exception as exc:  # never let the loop die: log, and look again later
+                log.exception("edgetrack: delivery pass failed: %s", exc)
+                deadline, empty = None, False
+                self._drop_store()
+            with self._lock:
+                if force:
+                    self._flush_done = wanted
+                    self._flush_ok = empty
+                    self._flushed.notify_all()
+                self._deadline = deadline
+                if self._stopping:
+                    return
+                if self._signalled or self._flush_requested > self._flush_done:
+                    continue
+                self._wake.wait(self._timeout_until(deadline, empty))
+                self.wakeups += 1
 
     def _timeout_until(self, deadline: float | None, empty: bool) -> float | None:
         """Seconds to sleep until ``deadline`` (queue time); after a failed pass (no deadline,
@@ -368,7 +326,7 @@ class Scheduler:
                 pass
             self._store = None
 
-    def _close(self) -> None:
+    def _finish(self) -> None:
         LIVE_OWNERS.discard(self.owner)
         if self._sender is not None:
             self._sender.close()

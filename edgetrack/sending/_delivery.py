@@ -16,22 +16,25 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
-from edgetrack.events import iso_utc_from_epoch
+from edgetrack.envelope._builder import iso_utc_from_epoch
 from edgetrack.models import Outcome, OutcomeKind, QueuedEvent, Response
 from edgetrack.protocols import Destination, Sender
 from edgetrack.retry import Decision, RetryPolicy
-from edgetrack.store.reading import LaneState
-from edgetrack.store.sqlite import Claim, Settled, SQLiteStore
-from edgetrack.store.timeline import Timeline
+from edgetrack.store._delivering import Claim, Dead, Settled
+from edgetrack.store._protocol import QueueStore
+from edgetrack.store._reading import LaneState
+from edgetrack.store._timeline import Timeline
 
-__all__ = ["DeliveryFailure", "LaneDelivery"]
+__all__ = ["DeliveryFailure", "FailureKind", "LaneDelivery"]
 
-log = logging.getLogger("edgetrack.delivery")
+log = logging.getLogger(__name__)
 
 MAX_REQUESTS_PER_BATCH = 40  # bisecting 100 events around one bad one takes about 14
 
-Dead = tuple[QueuedEvent, str, str]  # event, reason, detail
+#: What went wrong: an ``OutcomeKind`` value other than "ack", or an event dead-lettered.
+FailureKind = Literal["rate_limited", "too_large", "rejected", "auth", "config", "transient", "dead_lettered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ class DeliveryFailure:
     """What ``on_error`` receives: which lane, what went wrong, and what happens next."""
 
     lane: str
-    kind: str  # an OutcomeKind value ("transient", "rate_limited", "auth", ...) or "dead_lettered"
+    kind: FailureKind
     status: int
     detail: str
     events: int
@@ -95,7 +98,7 @@ class LaneDelivery:
         self._on_error = on_error
         self._episode: str | None = None  # the failure kind being reported, until a success
 
-    def deliver(self, store: SQLiteStore, claim: Claim, state: LaneState) -> bool:
+    def deliver(self, store: QueueStore, claim: Claim, state: LaneState) -> bool:
         """Deliver the first request's worth of ``claim``; True when the lane may go on.
 
         Events the destination cannot take (unsupported call, too old, no usable id) are
@@ -256,7 +259,7 @@ class LaneDelivery:
 
     def _settle(
         self,
-        store: SQLiteStore,
+        store: QueueStore,
         claim: Claim,
         settled: list[Settled],
         dead: list[Dead],
@@ -275,7 +278,7 @@ class LaneDelivery:
             self._recovered()
 
     def _record_failure(
-        self, store: SQLiteStore, failure: tuple[Response, Outcome], state: LaneState, left: int
+        self, store: QueueStore, failure: tuple[Response, Outcome], state: LaneState, left: int
     ) -> Decision:
         response, outcome = failure
         decision = self._retry.decide(outcome, state.failures + 1, self._rng)
@@ -302,11 +305,8 @@ class LaneDelivery:
                 server_failure=_server_fault(response, outcome),
                 counts={("retried", outcome.kind.value): 1},
             )
-        self._report(
-            DeliveryFailure(
-                self.lane, outcome.kind.value, response.status, outcome.detail, left, decision.delay
-            )
-        )
+        kind = cast(FailureKind, outcome.kind.value)  # never "ack": this is a failure
+        self._report(DeliveryFailure(self.lane, kind, response.status, outcome.detail, left, decision.delay))
         return decision
 
     # -- reporting: the one place a lane logs ----------------------------------------------

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-__all__ = ["Closable", "inside", "register"]
+__all__ = ["Closable", "after_in_child", "after_in_parent", "before_fork", "exclusive", "inside", "register"]
 
 log = logging.getLogger("edgetrack.store")
 
@@ -98,7 +98,7 @@ def exclusive() -> Iterator[list[Closable]]:
     try:
         yield list(_open)
     finally:
-        _after_in_parent()
+        after_in_parent()
 
 
 def register(store: Closable) -> None:
@@ -118,7 +118,7 @@ def _settle_imports() -> None:
                 pass
 
 
-def _before_fork() -> None:
+def before_fork() -> None:
     _settle_imports()
     _close_gate()
     _settle_imports()  # one more time: an import may have begun while we waited
@@ -139,7 +139,7 @@ def _close_gate() -> None:
         gate.changed.wait(left)
 
 
-def _after_in_parent() -> None:
+def after_in_parent() -> None:
     gate = _gate
     gate.forking = False
     gate.clean = True
@@ -147,7 +147,7 @@ def _after_in_parent() -> None:
     gate.lock.release()
 
 
-def _after_in_child() -> None:
+def after_in_child() -> None:
     global _gate
     clean = _gate.clean
     _gate = _Gate()
@@ -164,4 +164,4 @@ def _after_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_in_parent, after_in_child=_after_in_child)
+    os.register_at_fork(before=before_fork, after_in_parent=after_in_parent, after_in_child=after_in_child)

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgetrack.store.reading import LaneState
-    from edgetrack.store.sqlite import SQLiteStore
-    from edgetrack.store.timeline import Timeline
+    from edgetrack.store._protocol import QueueStore
+    from edgetrack.store._reading import LaneState
+    from edgetrack.store._timeline import Timeline
 
 __all__ = ["LaneStats", "Stats", "lane_stats", "read_stats"]
 
@@ -126,7 +126,7 @@ def lane_stats(
     )
 
 
-def read_stats(store: SQLiteStore, *, configured: Collection[str] | None) -> Stats:
+def read_stats(store: QueueStore, *, configured: Collection[str] | None) -> Stats:
     """Every lane in the file, its counters and the file's totals, read without writing.
     ``configured``: the lane names a client (or config file) sends; others are orphans (None:
     nobody to compare with)."""

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edgetrack.scheduler import Scheduler
-    from edgetrack.store.reading import LaneState
-    from edgetrack.store.sqlite import SQLiteStore
+    from edgetrack.sending._scheduler import Scheduler
+    from edgetrack.store._reading import LaneState
+    from edgetrack.store._sqlite import SQLiteStore
 
 __all__ = ["MAX_FAILED_PASSES", "Losses", "flush_lanes", "losses"]
 

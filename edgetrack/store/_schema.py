@@ -11,8 +11,8 @@ goes into ``gaps`` (until every cursor has passed it) so the other lanes' arithm
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -73,28 +73,28 @@ INSERT OR IGNORE INTO totals (id, events, bytes) VALUES (1, 0, 0);
 """
 
 
-def _v1(db: Any) -> None:
+def _v1(conn: sqlite3.Connection) -> None:
     # Statement by statement: executescript() would COMMIT the migration's transaction.
     for statement in _V1.split(";"):
         if statement.strip():
-            db.conn.execute(statement)
+            conn.execute(statement)
 
 
-def _v2(db: Any) -> None:
+def _v2(conn: sqlite3.Connection) -> None:
     """Time that survives clock jumps (see ``store/timeline.py``): ``events.wall`` is the wall
     clock at ``track()`` when edgetrack stamped the timestamp (NULL when the app gave one),
     so a timestamp taken from a wrong clock can be corrected at send time; ``lanes.seen`` is
     when a client last configured the lane (an orphan lane is one nobody has for a long time)."""
-    db.conn.execute("ALTER TABLE events ADD COLUMN wall REAL")
-    db.conn.execute("ALTER TABLE lanes ADD COLUMN seen REAL")
-    db.conn.execute("UPDATE lanes SET seen = created")
+    conn.execute("ALTER TABLE events ADD COLUMN wall REAL")
+    conn.execute("ALTER TABLE lanes ADD COLUMN seen REAL")
+    conn.execute("UPDATE lanes SET seen = created")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def check_version(conn: Any, path: object) -> None:
+def check_version(conn: sqlite3.Connection, path: object) -> None:
     """Raise ``StorageError`` unless the file's schema is this edgetrack's (for readers, which
     never migrate)."""
     from edgetrack.errors import StorageError
@@ -102,16 +102,17 @@ def check_version(conn: Any, path: object) -> None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except Exception as exc:
-        raise StorageError(f"{path} is not an edgetrack queue file ({exc})") from exc
+        raise StorageError(f"{path} is not an edgetrack queue file ({exc})", "foreign") from exc
     found = int(row[0]) if row else 0
     if found != SCHEMA_VERSION:
         raise StorageError(
             f"the queue file {path} has schema version {found}, this edgetrack reads {SCHEMA_VERSION}; "
-            "open it once with the app (or `edgetrack flush`) to migrate it, or upgrade edgetrack"
+            "open it once with the app (or `edgetrack flush`) to migrate it, or upgrade edgetrack",
+            "version",
         )
 
 
-def _version(conn: Any) -> int:
+def _version(conn: sqlite3.Connection) -> int:
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     if not has_meta:
         return 0
@@ -119,27 +120,27 @@ def _version(conn: Any) -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(db: Any) -> int:
+def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date in one transaction each; return the version found first.
 
     The version is read again inside each migration's write transaction: two processes
     opening an old file together must not both run the same migration.
     """
-    conn = db.conn
     found = _version(conn)
     if found > SCHEMA_VERSION:
         from edgetrack.errors import StorageError
 
         raise StorageError(
             f"the queue file has schema version {found}, newer than this edgetrack "
-            f"({SCHEMA_VERSION}); upgrade edgetrack or point path= at another file"
+            f"({SCHEMA_VERSION}); upgrade edgetrack or point path= at another file",
+            "version",
         )
     while found < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = _version(conn)
             if version < SCHEMA_VERSION:
-                MIGRATIONS[version](db)
+                MIGRATIONS[version](conn)
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

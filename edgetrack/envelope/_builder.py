@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
     from uuid import UUID
 
+from edgetrack.envelope._call import Call, mapping, optional_id
 from edgetrack.errors import EventTypeError, EventValueError
 
 __all__ = ["MessageBuilder", "iso_utc", "iso_utc_from_epoch", "queued_form"]
@@ -241,25 +242,9 @@ def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None
             return f"{path} refers back to itself (a cycle); pass a copy without the cycle"
         seen.add(id(value))
         try:
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    if not isinstance(key, (str, int, float, bool)) and key is not None:
-                        return f"{path} has a key of type {type(key).__name__} ({key!r}); use str keys"
-                    if isinstance(key, (str, float)):
-                        found = _problem(key, f"{path} key {key!r}", seen, depth + 1)
-                        if found:
-                            return found
-                    found = _problem(item, f"{path}[{key!r}]", seen, depth + 1)
-                    if found:
-                        return found
-            else:
-                for index, item in enumerate(value):
-                    found = _problem(item, f"{path}[{index}]", seen, depth + 1)
-                    if found:
-                        return found
+            return _container_problem(value, path, seen, depth)
         finally:
             seen.discard(id(value))
-        return None
     if value is None or isinstance(value, (bool, int, float)):
         return None
     if isinstance(value, enum.Enum):
@@ -275,30 +260,32 @@ def _problem(value: object, path: str, seen: set[int], depth: int) -> str | None
     return None
 
 
+def _container_problem(
+    value: dict[object, object] | list[object] | tuple[object, ...], path: str, seen: set[int], depth: int
+) -> str | None:
+    """``_problem`` for each key and item of a dict, list or tuple."""
+    if not isinstance(value, dict):
+        for index, item in enumerate(value):
+            found = _problem(item, f"{path}[{index}]", seen, depth + 1)
+            if found:
+                return found
+        return None
+    for key, item in value.items():
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            return f"{path} has a key of type {type(key).__name__} ({key!r}); use str keys"
+        if isinstance(key, (str, float)):
+            found = _problem(key, f"{path} key {key!r}", seen, depth + 1)
+            if found:
+                return found
+        found = _problem(item, f"{path}[{key!r}]", seen, depth + 1)
+        if found:
+            return found
+    return None
+
+
 def _plain(context: Mapping[str, Any]) -> dict[str, Any]:
     """A copy two levels deep: as deep as the default context goes."""
     return {k: v.copy() if type(v) is dict else v for k, v in context.items()}
-
-
-def _check_mapping(name: str, value: object) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise EventTypeError(f"{name} must be a dict (or None), not {type(value).__name__}")
-
-
-def _check_id(name: str, value: object) -> str | None:
-    """Ids are strings on the wire; numbers are stringified as analytics-python does."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, bool) or not isinstance(value, (int, float, _decimal_and_uuid()[1])):
-        raise EventTypeError(f"{name} must be a str or a number, not {type(value).__name__}")
-    return str(value)
 
 
 def _check_timestamp(value: object, now: float) -> str:
@@ -328,123 +315,119 @@ class MessageBuilder:
         context: Mapping[str, Any],
         anonymous_id: Callable[[], str] | None,
         max_event_bytes: int,
-        clock: Callable[[], float],
     ) -> None:
         self._context: dict[str, Any] = _plain(context)
         # The default context is the same on every event: encode it once, splice it in.
         self._context_json = ',"context":' + _encode(_plain(self._context)) + "}"
         self._anonymous_id = anonymous_id
         self._max_event_bytes = max_event_bytes
-        self._now = clock
 
     @property
     def context(self) -> dict[str, Any]:
         """The default context (a copy)."""
         return _plain(self._context)
 
-    def build(
-        self,
-        kind: str,
-        fields: dict[str, Any],
-        *,
-        user_id: object,
-        anonymous_id: object,
-        context: object,
-        timestamp: object,
-        integrations: object,
-        message_id: object,
-        at: float | None = None,
-    ) -> tuple[dict[str, Any], str, int]:
+    def build(self, call: Call, at: float) -> tuple[dict[str, Any], str, int]:
         """Return (message, its JSON, its size in bytes) or raise for bad arguments; ``at`` is
-        the wall-clock time to stamp when ``timestamp`` is None (default: the clock's now)."""
-        uid = _check_id("user_id", user_id)
-        aid = _check_id("anonymous_id", anonymous_id)
+        the wall-clock time to stamp when the call has no ``timestamp``."""
+        kind = call.kind
+        msg = self._head(call, at)
+        context = mapping("context", call.context)
+        integrations = mapping("integrations", call.integrations)
+        self._check_shapes(kind, call.fields, context, integrations)
+        msg.update(call.fields)
+        if integrations:
+            msg["integrations"] = integrations
+        if context:
+            merged = _plain(self._context)
+            merged.update(context)
+            merged["library"] = dict(self._context["library"])
+            msg["context"] = merged
+            body = self._dumps(kind, msg)
+        else:
+            body = self._spliced(kind, msg, call.fields, integrations)
+            msg["context"] = _plain(self._context)  # the caller's own copy, safe to change
+        size = len(body) if body.isascii() else self._utf8_size(body, msg)
+        if size > self._max_event_bytes:
+            raise self._too_large(kind, msg, size)
+        return _segment_keys(kind, msg), body, size
+
+    def _head(self, call: Call, at: float) -> dict[str, Any]:
+        """The envelope's first keys: type, messageId, timestamp and the ids (checked)."""
+        uid = optional_id("user_id", call.user_id)
+        aid = optional_id("anonymous_id", call.anonymous_id)
         if uid is None and aid is None:
             if self._anonymous_id is None:
                 raise EventValueError(
-                    f"{kind}() needs a user_id or an anonymous_id: this client was built with "
+                    f"{call.kind}() needs a user_id or an anonymous_id: this client was built with "
                     "auto_anonymous_id=False, so pass one of them"
                 )
             aid = self._anonymous_id()
-        ctx = _check_mapping("context", context)
-        integ = _check_mapping("integrations", integrations)
-        if message_id is None:
+        if call.message_id is None:
             mid = fast_uuid4()
         else:
-            mid = _check_id("message_id", message_id) or ""
+            mid = optional_id("message_id", call.message_id) or ""
             if not mid or len(mid) > MAX_MESSAGE_ID:
                 raise EventValueError(
                     f"message_id must be 1 to {MAX_MESSAGE_ID} characters (the Segment spec's "
                     f"limit), got {len(mid)}"
                 )
-        self._check_shapes(kind, fields, ctx, integ)
         msg: dict[str, Any] = {
-            "type": kind,
+            "type": call.kind,
             "messageId": mid,
-            "timestamp": _check_timestamp(timestamp, self._now() if at is None else at),
+            "timestamp": _check_timestamp(call.timestamp, at),
         }
         if uid is not None:
             msg["userId"] = uid
         if aid is not None:
             msg["anonymousId"] = aid
-        msg.update(fields)
-        if integ:
-            msg["integrations"] = integ
-        if ctx:
-            merged = _plain(self._context)
-            merged.update(ctx)
-            merged["library"] = dict(self._context["library"])
-            msg["context"] = merged
-            body = self._dumps(kind, msg)
-        else:
-            # The common case: only the caller's values are encoded; the rest is spliced in.
-            # The same bytes as encoding ``msg`` whole (the golden tests hold it), for less.
-            stamp = msg["timestamp"]
-            parts = ['{"type":"', kind, '","messageId":', _string(mid), ',"timestamp":"', stamp, '"']
-            if uid is not None:
-                parts += (',"userId":', _string(uid))
-            if aid is not None:
-                parts += (',"anonymousId":', _string(aid))
-            try:
-                for key, value in fields.items():  # our own keys: plain ASCII names
-                    parts += (',"', key, '":', _string(value) if type(value) is str else _fast(value))
-                if integ:
-                    parts += (',"integrations":', _fast(integ))
-            except (TypeError, ValueError, RecursionError):
-                self._dumps(kind, msg)  # raises, naming the value and what to change
-                raise  # pragma: no cover - the slow path always raises where the fast one did
-            parts.append(self._context_json)
-            body = "".join(parts)
-            msg["context"] = _plain(self._context)  # the caller's own copy, safe to change
-        size = len(body) if body.isascii() else self._utf8_size(body, msg)
-        if size > self._max_event_bytes:
-            biggest = max(
-                (k for k in ("properties", "traits", "context") if k in msg),
-                key=lambda k: len(self._dumps(kind, msg[k])),
-                default="properties",
-            )
-            raise EventValueError(
-                f"this {kind} event is {size:,} bytes as JSON, over max_event_bytes="
-                f"{self._max_event_bytes:,}; make {biggest!r} smaller (or raise the limit "
-                "if every destination accepts larger events)"
-            )
-        # The message returned has segment-analytics-python's keys, None when absent; the
-        # queued JSON leaves out nulls and an empty integrations object, which the Segment spec
-        # reads the same way (fewer bytes on flash and on the radio).
-        if "userId" not in msg:
-            msg["userId"] = None
-        if "anonymousId" not in msg:
-            msg["anonymousId"] = None
-        if "integrations" not in msg:
-            msg["integrations"] = {}
-        if kind in _VIEWS:
-            msg.setdefault("name", None)
-            msg.setdefault("category", None)
-        return msg, body, size
+        return msg
+
+    def _spliced(
+        self, kind: str, msg: dict[str, Any], fields: dict[str, Any], integrations: dict[str, Any]
+    ) -> str:
+        """The common case, a call with no context of its own: only the caller's values are
+        encoded and the default context is spliced in. The same bytes as encoding ``msg`` whole
+        (the golden tests hold it), for less."""
+        parts = [
+            '{"type":"',
+            kind,
+            '","messageId":',
+            _string(msg["messageId"]),
+            ',"timestamp":"',
+            msg["timestamp"],
+            '"',
+        ]
+        if "userId" in msg:
+            parts += (',"userId":', _string(msg["userId"]))
+        if "anonymousId" in msg:
+            parts += (',"anonymousId":', _string(msg["anonymousId"]))
+        try:
+            for key, value in fields.items():  # our own keys: plain ASCII names
+                parts += (',"', key, '":', _string(value) if type(value) is str else _fast(value))
+            if integrations:
+                parts += (',"integrations":', _fast(integrations))
+        except (TypeError, ValueError, RecursionError):
+            self._dumps(kind, msg)  # raises, naming the value and what to change
+            raise  # pragma: no cover - the slow path always raises where the fast one did
+        parts.append(self._context_json)
+        return "".join(parts)
+
+    def _too_large(self, kind: str, msg: dict[str, Any], size: int) -> EventValueError:
+        biggest = max(
+            (k for k in ("properties", "traits", "context") if k in msg),
+            key=lambda k: len(self._dumps(kind, msg[k])),
+            default="properties",
+        )
+        return EventValueError(
+            f"this {kind} event is {size:,} bytes as JSON, over max_event_bytes="
+            f"{self._max_event_bytes:,}; make {biggest!r} smaller (or raise the limit "
+            "if every destination accepts larger events)"
+        )
 
     @staticmethod
     def _check_shapes(
-        kind: str, fields: dict[str, Any], context: dict[str, Any] | None, integrations: dict[str, Any] | None
+        kind: str, fields: dict[str, Any], context: dict[str, Any], integrations: dict[str, Any]
     ) -> None:
         """Refuse a call whose values nest too deeply or hold two keys that collide in JSON."""
         for name, value in (*fields.items(), ("context", context), ("integrations", integrations)):
@@ -473,6 +456,22 @@ class MessageBuilder:
         except UnicodeEncodeError:
             problem = _problem(msg, "message", set(), 0) or "a string is not valid Unicode"
             raise EventValueError(_rename(problem)) from None
+
+
+def _segment_keys(kind: str, msg: dict[str, Any]) -> dict[str, Any]:
+    """The message returned has segment-analytics-python's keys, None when absent; the queued
+    JSON leaves out nulls and an empty integrations object, which the Segment spec reads the
+    same way (fewer bytes on flash and on the radio)."""
+    if "userId" not in msg:
+        msg["userId"] = None
+    if "anonymousId" not in msg:
+        msg["anonymousId"] = None
+    if "integrations" not in msg:
+        msg["integrations"] = {}
+    if kind in _VIEWS:
+        msg.setdefault("name", None)
+        msg.setdefault("category", None)
+    return msg
 
 
 _ARG_NAMES = {
