@@ -1,4 +1,8 @@
-"""The queue store contract, run against every store implementation, plus SQLite file specifics."""
+"""The queue store contract, run against every store implementation, plus SQLite file specifics.
+
+The contract tests take the ``store`` / ``open_store`` fixtures, typed as ``QueueStore`` (so
+mypy holds them to the protocol), and run once per entry of ``STORES`` (as huey runs its storage
+tests on each backend). The tests at the end open ``SQLiteStore`` itself: its file on disk."""
 
 from __future__ import annotations
 
@@ -12,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from edgetrack import QueueLimits, StorageError
-from edgetrack.store import SCHEMA_VERSION, Claim, SQLiteStore
+from edgetrack.store import SCHEMA_VERSION, Claim, QueueStore, SQLiteStore
 
 LIMITS = QueueLimits()
 T0 = 1_700_000_000.0
 LEASE = 30.0
 
-OpenStore = Callable[[Path], SQLiteStore]
+OpenStore = Callable[[Path], QueueStore]
 STORES = [pytest.param(SQLiteStore.open, id="sqlite")]
 
 
@@ -36,10 +40,10 @@ def numbers(events: object) -> list[int]:
 
 
 @pytest.fixture(params=STORES)
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., SQLiteStore]]:
-    opened: list[SQLiteStore] = []
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., QueueStore]]:
+    opened: list[QueueStore] = []
 
-    def _open(path: Path | None = None) -> SQLiteStore:
+    def _open(path: Path | None = None) -> QueueStore:
         opener: OpenStore = request.param
         store = opener(path or tmp_path / "queue.db")
         opened.append(store)
@@ -51,12 +55,12 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
 
 
 @pytest.fixture
-def store(open_store: Callable[..., SQLiteStore]) -> SQLiteStore:
+def store(open_store: Callable[..., QueueStore]) -> QueueStore:
     return open_store()
 
 
 def claim(
-    store: SQLiteStore,
+    store: QueueStore,
     lane: str,
     *,
     owner: str = "w1",
@@ -70,7 +74,7 @@ def claim(
     )
 
 
-def deliver(store: SQLiteStore, lane: str, *, now: float = T0, max_events: int = 100) -> list[int]:
+def deliver(store: QueueStore, lane: str, *, now: float = T0, max_events: int = 100) -> list[int]:
     """Claim and complete one batch; return the numbers delivered."""
     got = claim(store, lane, now=now, max_events=max_events)
     assert got is not None
@@ -78,14 +82,14 @@ def deliver(store: SQLiteStore, lane: str, *, now: float = T0, max_events: int =
     return numbers(got.events)
 
 
-def pending(store: SQLiteStore, now: float = T0) -> dict[str, int]:
+def pending(store: QueueStore, now: float = T0) -> dict[str, int]:
     return {state.name: state.pending for state in store.lane_states(now)}
 
 
 # -- lanes and claims ---------------------------------------------------------------------------
 
 
-def test_new_lane_starts_after_existing_events(store: SQLiteStore) -> None:
+def test_new_lane_starts_after_existing_events(store: QueueStore) -> None:
     """A lane added later sees only events appended after it was created."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 3), LIMITS)
@@ -97,7 +101,7 @@ def test_new_lane_starts_after_existing_events(store: SQLiteStore) -> None:
     assert deliver(store, "a") == [1, 2, 3, 4, 5]
 
 
-def test_ensure_lanes_keeps_existing_cursors(store: SQLiteStore) -> None:
+def test_ensure_lanes_keeps_existing_cursors(store: QueueStore) -> None:
     """ensure_lanes on an existing lane does not move its cursor."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -105,7 +109,7 @@ def test_ensure_lanes_keeps_existing_cursors(store: SQLiteStore) -> None:
     assert deliver(store, "a") == [1, 2]
 
 
-def test_claim_returns_oldest_first_up_to_max_events(store: SQLiteStore) -> None:
+def test_claim_returns_oldest_first_up_to_max_events(store: QueueStore) -> None:
     """claim() leases the oldest pending events in order, at most max_events of them."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 5), LIMITS)
@@ -118,7 +122,7 @@ def test_claim_returns_oldest_first_up_to_max_events(store: SQLiteStore) -> None
     assert got.hi == got.events[-1].id
 
 
-def test_claim_stays_within_max_bytes(store: SQLiteStore) -> None:
+def test_claim_stays_within_max_bytes(store: QueueStore) -> None:
     """claim() stops before the events' sizes plus per-event overhead would pass max_bytes."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 5), LIMITS)
@@ -128,7 +132,7 @@ def test_claim_stays_within_max_bytes(store: SQLiteStore) -> None:
     assert numbers(got.events) == [1, 2, 3]
 
 
-def test_claim_takes_an_oversized_event_alone(store: SQLiteStore) -> None:
+def test_claim_takes_an_oversized_event_alone(store: QueueStore) -> None:
     """An event bigger than max_bytes is claimed on its own, so the lane cannot stall."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -137,7 +141,7 @@ def test_claim_takes_an_oversized_event_alone(store: SQLiteStore) -> None:
     assert numbers(got.events) == [1]
 
 
-def test_claim_returns_none_when_nothing_is_pending(store: SQLiteStore) -> None:
+def test_claim_returns_none_when_nothing_is_pending(store: QueueStore) -> None:
     """claim() on an empty lane or an unknown lane returns None."""
     store.ensure_lanes(["a"], T0)
     assert claim(store, "a") is None
@@ -145,7 +149,7 @@ def test_claim_returns_none_when_nothing_is_pending(store: SQLiteStore) -> None:
     assert claim(store, "nope") is None
 
 
-def test_claim_respects_another_owners_live_lease(store: SQLiteStore) -> None:
+def test_claim_respects_another_owners_live_lease(store: QueueStore) -> None:
     """While one owner's lease is live another owner gets nothing; once it expires it takes over."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 3), LIMITS)
@@ -161,7 +165,7 @@ def test_claim_respects_another_owners_live_lease(store: SQLiteStore) -> None:
     assert state.lease_owner == "w2"
 
 
-def test_lease_holder_can_claim_again(store: SQLiteStore) -> None:
+def test_lease_holder_can_claim_again(store: QueueStore) -> None:
     """The owner of a live lease may claim again (for example after a restart of its loop)."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -174,7 +178,7 @@ def test_lease_holder_can_claim_again(store: SQLiteStore) -> None:
 # -- completing ---------------------------------------------------------------------------------
 
 
-def test_complete_advances_cursor_and_deletes_done_events(store: SQLiteStore) -> None:
+def test_complete_advances_cursor_and_deletes_done_events(store: QueueStore) -> None:
     """complete() moves the lane past the claim and deletes events no lane still needs."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 5), LIMITS)
@@ -188,7 +192,7 @@ def test_complete_advances_cursor_and_deletes_done_events(store: SQLiteStore) ->
     assert claim(store, "a") is None
 
 
-def test_events_stay_until_every_lane_is_done(store: SQLiteStore) -> None:
+def test_events_stay_until_every_lane_is_done(store: QueueStore) -> None:
     """An event delivered by one lane stays on disk until the other lane has it too."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 3), LIMITS)
@@ -200,7 +204,7 @@ def test_events_stay_until_every_lane_is_done(store: SQLiteStore) -> None:
     assert store.totals() == (0, 0)
 
 
-def test_complete_releases_the_lease_and_counts(store: SQLiteStore) -> None:
+def test_complete_releases_the_lease_and_counts(store: QueueStore) -> None:
     """complete() releases the owner's lease and adds its counts to the lane's counters."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -212,7 +216,7 @@ def test_complete_releases_the_lease_and_counts(store: SQLiteStore) -> None:
     assert store.counters() == {"a": {("sent", ""): 2}}
 
 
-def test_two_lanes_progress_independently(store: SQLiteStore) -> None:
+def test_two_lanes_progress_independently(store: QueueStore) -> None:
     """Each lane has its own cursor: one lane's progress does not move the other."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 5), LIMITS)
@@ -225,7 +229,7 @@ def test_two_lanes_progress_independently(store: SQLiteStore) -> None:
     assert store.counters() == {"a": {("sent", ""): 5}, "b": {("sent", ""): 4}}
 
 
-def test_a_lease_on_one_lane_does_not_block_another(store: SQLiteStore) -> None:
+def test_a_lease_on_one_lane_does_not_block_another(store: QueueStore) -> None:
     """A live lease on one lane leaves other lanes claimable by other owners."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -238,7 +242,7 @@ def test_a_lease_on_one_lane_does_not_block_another(store: SQLiteStore) -> None:
 # -- failing ------------------------------------------------------------------------------------
 
 
-def test_fail_keeps_events_and_records_backoff(store: SQLiteStore) -> None:
+def test_fail_keeps_events_and_records_backoff(store: QueueStore) -> None:
     """fail() keeps the events, releases the lease and records next_attempt, pause and last_error."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 3), LIMITS)
@@ -269,7 +273,7 @@ def test_fail_keeps_events_and_records_backoff(store: SQLiteStore) -> None:
     assert numbers(again.events) == [1, 2, 3]
 
 
-def test_failures_accumulate_and_complete_resets_them(store: SQLiteStore) -> None:
+def test_failures_accumulate_and_complete_resets_them(store: QueueStore) -> None:
     """Each counted fail() adds a failure; a later complete() clears failures and next_attempt."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 1), LIMITS)
@@ -286,7 +290,7 @@ def test_failures_accumulate_and_complete_resets_them(store: SQLiteStore) -> Non
 # -- caps ---------------------------------------------------------------------------------------
 
 
-def test_appending_past_max_events_drops_oldest_and_counts_per_lane(store: SQLiteStore) -> None:
+def test_appending_past_max_events_drops_oldest_and_counts_per_lane(store: QueueStore) -> None:
     """Past max_events the oldest events go; each lane counts only the ones it had not yet done."""
     limits = QueueLimits(max_events=5)
     store.ensure_lanes(["a", "b"], T0)
@@ -309,7 +313,7 @@ def test_appending_past_max_events_drops_oldest_and_counts_per_lane(store: SQLit
         assert counters.get(lane, {}).get(("dropped", "queue_full"), 0) == n
 
 
-def test_appending_past_max_bytes_drops_oldest(store: SQLiteStore) -> None:
+def test_appending_past_max_bytes_drops_oldest(store: QueueStore) -> None:
     """Past max_bytes the oldest events go until the queue fits, and the drops are counted."""
     size = rows(1, 1)[0][3]
     limits = QueueLimits(max_bytes=4 * size, max_event_bytes=size)
@@ -324,7 +328,7 @@ def test_appending_past_max_bytes_drops_oldest(store: SQLiteStore) -> None:
     assert store.counters()["a"][("dropped", "queue_full")] == 6 - events
 
 
-def test_a_cap_of_one_keeps_the_newest_event(store: SQLiteStore) -> None:
+def test_a_cap_of_one_keeps_the_newest_event(store: QueueStore) -> None:
     """With max_events=1, appending a second event drops the first and keeps the new one."""
     limits = QueueLimits(max_events=1)
     store.ensure_lanes(["a"], T0)
@@ -337,7 +341,7 @@ def test_a_cap_of_one_keeps_the_newest_event(store: SQLiteStore) -> None:
 # -- dead letters -------------------------------------------------------------------------------
 
 
-def kill(store: SQLiteStore, lane: str, *, now: float = T0, max_dead_letters: int = 1000) -> list[int]:
+def kill(store: QueueStore, lane: str, *, now: float = T0, max_dead_letters: int = 1000) -> list[int]:
     """Claim a lane's pending events and dead-letter all of them; return their numbers."""
     got = claim(store, lane, now=now)
     assert got is not None
@@ -352,7 +356,7 @@ def kill(store: SQLiteStore, lane: str, *, now: float = T0, max_dead_letters: in
     return numbers(got.events)
 
 
-def test_dead_letters_are_stored_and_listed(store: SQLiteStore) -> None:
+def test_dead_letters_are_stored_and_listed(store: QueueStore) -> None:
     """complete(dead=...) moves the lane past the events and keeps them, with the reason, as dead letters."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -372,7 +376,7 @@ def test_dead_letters_are_stored_and_listed(store: SQLiteStore) -> None:
     assert store.counters()["a"] == {("dead", "rejected"): 2}
 
 
-def test_dead_letters_are_bounded_per_lane(store: SQLiteStore) -> None:
+def test_dead_letters_are_bounded_per_lane(store: QueueStore) -> None:
     """Past max_dead_letters a lane keeps only its newest dead letters; other lanes keep theirs."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 3), LIMITS)
@@ -384,7 +388,7 @@ def test_dead_letters_are_bounded_per_lane(store: SQLiteStore) -> None:
     assert numbers(store.dead_letters(lane="b")) == [2, 3]
 
 
-def test_requeued_dead_letters_go_back_to_their_own_lane_only(store: SQLiteStore) -> None:
+def test_requeued_dead_letters_go_back_to_their_own_lane_only(store: QueueStore) -> None:
     """requeue_dead() puts letters back for their lane; the other lane does not see them."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 2), LIMITS)
@@ -402,7 +406,7 @@ def test_requeued_dead_letters_go_back_to_their_own_lane_only(store: SQLiteStore
     assert deliver(store, "b") == [3]
 
 
-def test_requeued_dead_letter_is_deleted_once_delivered(store: SQLiteStore) -> None:
+def test_requeued_dead_letter_is_deleted_once_delivered(store: QueueStore) -> None:
     """Once its lane delivers a requeued dead letter nothing is left on disk or pending anywhere."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 1), LIMITS)
@@ -415,7 +419,7 @@ def test_requeued_dead_letter_is_deleted_once_delivered(store: SQLiteStore) -> N
     assert store.totals() == (0, 0)
 
 
-def test_requeue_and_purge_by_id(store: SQLiteStore) -> None:
+def test_requeue_and_purge_by_id(store: QueueStore) -> None:
     """requeue_dead(ids) and purge_dead(ids) act on the named letters only and return how many."""
     store.ensure_lanes(["a"], T0)
     store.append(rows(1, 3), LIMITS)
@@ -429,7 +433,7 @@ def test_requeue_and_purge_by_id(store: SQLiteStore) -> None:
     assert deliver(store, "a") == [2]
 
 
-def test_purge_dead_removes_letters_and_leaves_the_queue(store: SQLiteStore) -> None:
+def test_purge_dead_removes_letters_and_leaves_the_queue(store: QueueStore) -> None:
     """purge_dead() deletes dead letters (all, or one lane's) without touching queued events."""
     store.ensure_lanes(["a", "b"], T0)
     store.append(rows(1, 2), LIMITS)

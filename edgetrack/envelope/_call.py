@@ -9,8 +9,7 @@ plugins and the queue.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgetrack.errors import EventTypeError, EventValueError
 
@@ -33,9 +32,9 @@ __all__ = [
 Result = tuple[bool, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A tracking call: its kind, its own fields and the arguments every call shares."""
+class Call(NamedTuple):
+    """A tracking call: its kind, its own fields and the arguments every call shares (a tuple:
+    immutable, and built in a fraction of a frozen dataclass's time on the ``track()`` path)."""
 
     kind: str
     fields: dict[str, Any]

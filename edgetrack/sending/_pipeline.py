@@ -61,7 +61,7 @@ class Pipeline:
             lanes=self._names,
         )
         self._losses: Losses | None = None  # dead letters and drops as the last flush left them
-        self._closed = False
+        self.closed = False  # stop() was called: nothing more is queued
         self._lanes: list[Scheduler] | None = None
         self._reset()
         _PIPELINES.add(self)
@@ -185,10 +185,6 @@ class Pipeline:
 
     # -- events in -------------------------------------------------------------------------
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def put(self, row: Row, *, urgent: bool = False) -> str | None:
         """Queue a row (durably when the client is durable); None when accepted, else why not."""
         if self._pid != os.getpid() or not self._started:
@@ -254,7 +250,7 @@ class Pipeline:
         with self._lock:
             if self._lanes is None:
                 self._lanes = self._build_lanes()
-            if self.settings.send and not self._closed:
+            if self.settings.send and not self.closed:
                 for lane in self._lanes:
                     lane.start()
             return self._lanes
@@ -296,7 +292,7 @@ class Pipeline:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not self._writer.wait_committed(timeout=left):
             return False
-        if not (self.settings.send and self._names and not self._closed):
+        if not (self.settings.send and self._names and not self.closed):
             return False
         lanes = self.lanes()
         ok, self._losses = flush_lanes(lanes, self.reading, deadline, self._stopping, self._losses)
@@ -305,12 +301,12 @@ class Pipeline:
     def stop(self, deadline: float) -> bool:
         """Flush until ``deadline`` (``time.monotonic()``), then stop every thread, bounded by it;
         True when everything was delivered. Nothing is lost when time runs out."""
-        if self._closed:
+        if self.closed:
             return False
         delivered = False
         if self._started and self._pid == os.getpid():
             delivered = self.flush(deadline)
-        self._closed = True
+        self.closed = True
         self._stopping.set()
         self._writer.stop(max(0.0, deadline - time.monotonic()))
         for lane in self._lanes or ():
