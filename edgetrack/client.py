@@ -33,13 +33,13 @@ from edgetrack.envelope import (
 from edgetrack.errors import ConfigError
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender, SystemClock
-from edgetrack.retry import RetryPolicy
 from edgetrack.sending._pipeline import Pipeline
 from edgetrack.sending._settings import LaneSettings, PipelineSettings
 from edgetrack.store._paths import load_anonymous_id
 
 if TYPE_CHECKING:  # imported for real off the caller's path, by the lanes' thread
     from edgetrack.power import PowerProbe
+    from edgetrack.retry import RetryPolicy
     from edgetrack.sending._delivery import DeliveryFailure
     from edgetrack.sending._scheduler import Scheduler
     from edgetrack.sending._stats import Stats
@@ -106,7 +106,7 @@ class Client:
         self.clock: Clock = _check_clock(clock or SystemClock())
         lanes = LaneSettings(
             policy=self.policy,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             timeouts=timeouts or Timeouts(),
             make_sender=sender or partial(_http_sender, ca_bundle, _check_proxies(proxies)),
             on_error=on_error,

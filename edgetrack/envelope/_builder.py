@@ -430,9 +430,7 @@ class MessageBuilder:
         )
 
     @staticmethod
-    def _check_shapes(
-        kind: str, fields: dict[str, Any], context: object, integrations: object
-    ) -> None:
+    def _check_shapes(kind: str, fields: dict[str, Any], context: object, integrations: object) -> None:
         """Refuse a call whose values nest too deeply or hold two keys that collide in JSON."""
         for name, value in (*fields.items(), ("context", context), ("integrations", integrations)):
             if value and type(value) is dict and not _shape_ok(value):

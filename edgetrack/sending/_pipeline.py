@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgetrack.store import _forksafe  # noqa: F401 - registers the at-fork hooks before any fork
-from edgetrack.store._appending import Row
 from edgetrack.store._paths import default_path
 from edgetrack.store._writer import Writer
 
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from edgetrack.sending._scheduler import Scheduler
     from edgetrack.sending._settings import PipelineSettings
     from edgetrack.sending._stats import Stats
+    from edgetrack.store._appending import Row
     from edgetrack.store._dead_letters import DeadLetter
     from edgetrack.store._sqlite import SQLiteStore
 
@@ -264,7 +264,7 @@ class Pipeline:
             from edgetrack.power import default_probe
 
             power = default_probe()
-            self.settings = replace(settings, power=power)
+            self.settings = settings._replace(power=power)
         return [
             Scheduler(destination, self.open_store, settings.lanes, clock=settings.clock, power=power)
             for destination in settings.destinations

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from edgetrack._worker import Worker
 from edgetrack.power import CachedProbe, NotifyingProbe, PowerProbe, PowerState
 from edgetrack.protocols import Clock, Destination, Sender
+from edgetrack.retry import RetryPolicy
 from edgetrack.sending._delivery import LaneDelivery
 from edgetrack.sending._ratelimit import TokenBucket, throttle
 from edgetrack.sending._settings import LaneSettings
@@ -58,7 +59,7 @@ class Scheduler(Worker):
         self.name = destination.name
         self.settings = settings
         self.policy = settings.policy
-        self.retry = settings.retry
+        self.retry = settings.retry or RetryPolicy()
         self.clock = clock
         self._open_store = open_store
         self._power = power

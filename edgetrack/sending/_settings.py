@@ -1,31 +1,34 @@
-"""What a ``Pipeline`` and its lanes are built from: frozen, checked by ``Client``."""
+"""What a ``Pipeline`` and its lanes are built from: immutable, checked by ``Client``.
+
+Named tuples rather than dataclasses: they are built on the path to an app's first ``track()``,
+and a named tuple's class costs a tenth of a frozen dataclass's to create."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from edgetrack.config import QueueLimits, Timeouts
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender
-from edgetrack.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from edgetrack.power import PowerProbe
+    from edgetrack.retry import RetryPolicy
     from edgetrack.sending._delivery import DeliveryFailure
 
 __all__ = ["LaneSettings", "PipelineSettings"]
 
 
-@dataclass(frozen=True)
-class LaneSettings:
-    """What every lane's scheduler shares (the destination is each lane's own)."""
+class LaneSettings(NamedTuple):
+    """What every lane's scheduler shares (the destination is each lane's own). ``retry``: None
+    means ``RetryPolicy()`` (made in the lanes' thread: ``edgetrack.retry`` is not imported on
+    the app's path)."""
 
     policy: FlushPolicy
-    retry: RetryPolicy
+    retry: RetryPolicy | None
     timeouts: Timeouts
     make_sender: Callable[[], Sender]
     on_error: Callable[[DeliveryFailure], None] | None = None
@@ -34,8 +37,7 @@ class LaneSettings:
     rng: random.Random | None = None
 
 
-@dataclass(frozen=True)
-class PipelineSettings:
+class PipelineSettings(NamedTuple):
     """A client's queue and lanes: where, how durable, how large, and how they send."""
 
     destinations: Sequence[Destination]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from edgetrack.models import QueuedEvent
 from edgetrack.store._owners import owner_is_dead
@@ -20,8 +20,7 @@ Settled = tuple[QueuedEvent, str, str]  # an event done for a lane: counter name
 Dead = tuple[QueuedEvent, str, str]  # an event given up on: reason, detail
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """A leased run of a lane's oldest pending events, ``ids <= hi``."""
 
     lane: str
@@ -114,8 +113,7 @@ def _dead_letters(conn: sqlite3.Connection, lane: str, dead: Sequence[Dead], now
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     """What a failed attempt leaves on its lane (see ``SQLiteStore.fail``)."""
 
     error: str
