@@ -23,6 +23,7 @@ __all__ = [
     "identify",
     "join",
     "page",
+    "reset",
     "screen",
     "shutdown",
     "stats",
@@ -107,6 +108,11 @@ def alias(*args: Any, **kwargs: Any) -> Result:
 
 def group(*args: Any, **kwargs: Any) -> Result:
     return default_client().group(*args, **kwargs)
+
+
+def reset(*, keep_anonymous_id: bool = False) -> None:
+    """``Client.reset()`` on the default client: forget the user (a kiosk between customers)."""
+    default_client().reset(keep_anonymous_id=keep_anonymous_id)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -9,16 +9,22 @@ which owns the queue file, the group-commit writer and one scheduler per destina
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from edgetrack.app import App, Lifecycle, Session
+from edgetrack.app._runtime import OPTED_OUT
+from edgetrack.app._session import DEFAULT_TIMEOUT as DEFAULT_SESSION_TIMEOUT
 from edgetrack.config import QueueLimits, Timeouts
 from edgetrack.envelope import (
+    PARTS,
+    Ambient,
     Call,
     MessageBuilder,
     Result,
@@ -30,15 +36,16 @@ from edgetrack.envelope import (
     track_fields,
     view_fields,
 )
-from edgetrack.errors import ConfigError
+from edgetrack.errors import ConfigError, EventValueError
+from edgetrack.plugins import BeforeSend, Plugin, Timeline
 from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender, SystemClock
 from edgetrack.sending._pipeline import Pipeline
 from edgetrack.sending._settings import LaneSettings, PipelineSettings
-from edgetrack.store._paths import load_anonymous_id
+from edgetrack.store._paths import forget_anonymous_id, load_anonymous_id
 
 if TYPE_CHECKING:  # imported for real off the caller's path, by the lanes' thread
-    from edgetrack.power import PowerProbe
+    from edgetrack.power import PowerProbe, PowerState
     from edgetrack.retry import RetryPolicy
     from edgetrack.sending._delivery import DeliveryFailure
     from edgetrack.sending._scheduler import Scheduler
@@ -98,12 +105,22 @@ class Client:
         proxies: Mapping[str, str] | None = None,
         write_key: str | None = None,
         host: str | None = None,
+        app_build: str | None = None,
+        track_lifecycle: bool = True,
+        session_timeout: float | None = DEFAULT_SESSION_TIMEOUT,
+        plugins: Iterable[Plugin] = (),
+        before_send: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        app_namespace: str | None = None,
+        collect: Mapping[str, bool] | None = None,
+        collect_device_id: bool = False,
+        encryption_key: str | None = None,
     ) -> None:
         self.policy = policy or FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
         self.limits = limits or QueueLimits()
         self.destinations = _destinations(destinations, write_key, host, send)
         self.durable, self.send, self.shutdown_timeout = bool(durable), bool(send), shutdown_timeout
         self.clock: Clock = _check_clock(clock or SystemClock())
+        self._collect = _check_collect(collect)
         lanes = LaneSettings(
             policy=self.policy,
             retry=retry,
@@ -111,6 +128,7 @@ class Client:
             make_sender=sender or partial(_http_sender, ca_bundle, _check_proxies(proxies)),
             on_error=on_error,
             max_dead_letters=self.limits.max_dead_letters,
+            on_power=self._network_changed if "network" in self._collect else None,
         )
         settings = PipelineSettings(
             self.destinations,
@@ -124,14 +142,34 @@ class Client:
             send=self.send,
             shutdown_timeout=shutdown_timeout,
             orphan_lane_age=_check_orphan_age(orphan_lane_age),
+            encryption_key=_check_key(encryption_key),
         )
-        self.pipeline = Pipeline(settings)
+        self._network: dict[str, bool] | None = None
+        self.pipeline = Pipeline(settings, on_open=self._opened)
         self._app_version = app_version
-        self._anon_id: str | None = None
+        context = default_context(
+            app_name,
+            app_version,
+            app_build,
+            app_namespace=app_namespace,
+            collect=self._collect,
+            collect_device_id=bool(collect_device_id),
+        )
         self._builder = MessageBuilder(
-            context=default_context(app_name, app_version),
-            anonymous_id=self._anonymous_id if auto_anonymous_id else None,
-            max_event_bytes=self.limits.max_event_bytes,
+            context=context, anonymous_id=None, max_event_bytes=self.limits.max_event_bytes
+        )
+        self._plugins = Timeline([*plugins, *([BeforeSend(before_send)] if before_send is not None else [])])
+        self._app = App(
+            self.clock,
+            load=self.pipeline.stored_state,
+            save=self.pipeline.save_state,
+            context=context,
+            session_timeout=_check_session_timeout(session_timeout),
+            lifecycle=Lifecycle(self._lifecycle_event, self.pipeline.save_state, app_version, app_build)
+            if track_lifecycle
+            else None,
+            auto_anonymous_id=auto_anonymous_id,
+            install_anonymous_id=self._install_anonymous_id,
         )
         self.pipeline.start()  # a backlog left by the last run starts draining with no new event
 
@@ -140,10 +178,12 @@ class Client:
         """The queue file (resolved on first use; platformdirs is imported only then)."""
         return self.pipeline.path
 
-    def _anonymous_id(self) -> str:
-        if self._anon_id is None:
-            self._anon_id = load_anonymous_id(self.path.parent)
-        return self._anon_id
+    def _install_anonymous_id(self) -> str | None:
+        """The install's anonymous id (beside the queue file): the one a new queue starts with."""
+        try:
+            return load_anonymous_id(self.path.parent)
+        except OSError:  # an unwritable folder: the queue's own id will do
+            return None
 
     # -- the calls: segment-analytics-python's signatures, each one ``Call`` ----------------
 
@@ -298,10 +338,22 @@ class Client:
         )
 
     def _record(self, call: Call) -> Result:
-        """A checked call from here on: its envelope, then the queue (``flush=True``: urgent)."""
+        """A checked call from here on (the plugins' timeline): the remembered ids and the
+        session, the before and enrichment plugins, the envelope, the queue (``flush=True``:
+        urgent), what the call remembers, then the after plugins."""
         clock = self.clock
         wall, mono = clock.now(), clock.monotonic()
-        msg, body, size = self._builder.build(call, at=wall)
+        prepared = self._app.prepare(call, mono)
+        if prepared is None:
+            return False, "the user opted out (opt_out()); nothing is recorded until opt_in()"
+        call, ambient = prepared
+        if self._plugins.caller:
+            built = self._plugged(call, wall, ambient)
+            if isinstance(built, str):
+                return False, built
+            msg, body, size = built
+        else:
+            msg, body, size = self._builder.build(call, wall, ambient)
         if self.pipeline.closed:
             log.warning("edgetrack: %s() after shutdown(); the event was not queued", call.kind)
             return False, "the client was shut down; the event was not queued"
@@ -312,7 +364,171 @@ class Client:
         if reason is not None:
             log.error("edgetrack: %s() not queued: %s", call.kind, reason)
             return False, reason
+        if call.kind in ("identify", "alias"):
+            self._remember(call, msg)
+        if self._plugins.after:
+            self._plugins.run_after(msg)
         return True, msg
+
+    def _plugged(self, call: Call, wall: float, ambient: Ambient) -> tuple[dict[str, Any], str, int] | str:
+        """The message through the before and enrichment plugins, then encoded; a sentence
+        saying which plugin dropped it. What a plugin breaks is left out, never the event."""
+        builder = self._builder
+        message = builder.message(call, wall, ambient)
+        call = call._replace(message_id=message["messageId"])  # the same message, made again
+
+        def fresh() -> dict[str, Any]:
+            return builder.message(call, wall, ambient)
+
+        event, dropped_by = self._plugins.run(message, fresh)
+        if event is None:
+            return f"dropped by plugin {dropped_by!r}"
+        if event.get("type") == call.kind and isinstance(event.get("messageId"), str) and event["messageId"]:
+            try:
+                return builder.encode(call.kind, event, ambient)
+            except EventValueError as exc:
+                problem = f"made an event that cannot be queued ({exc})"
+        else:
+            problem = "changed the event's type or messageId"
+        self._plugins.failed("plugins", problem)
+        return builder.encode(call.kind, fresh(), ambient)
+
+    def _remember(self, call: Call, msg: dict[str, Any]) -> None:
+        identity = self._app.identity
+        if call.kind == "identify":
+            identity.identified(msg.get("userId"), call.fields["traits"])
+        elif call.kind == "alias":
+            identity.aliased(msg["previousId"], msg["userId"])
+
+    # -- who, privacy, sessions, lifecycle, plugins (analytics-kotlin's semantics) ----------
+
+    @property
+    def user_id(self) -> str | None:
+        """The user ``identify()`` named last (kept in the queue file), or None."""
+        return self._app.identity.user_id
+
+    @property
+    def anonymous_id(self) -> str:
+        """This install's anonymous id (a new one after ``reset()``)."""
+        return self._app.identity.anonymous_id
+
+    @property
+    def traits(self) -> dict[str, Any]:
+        """The traits ``identify()`` gave for the current user, merged (a copy)."""
+        return self._app.identity.traits
+
+    def reset(self, *, keep_anonymous_id: bool = False) -> None:
+        """Forget the user and their traits and start a new session (a kiosk between
+        customers); a new anonymous id unless ``keep_anonymous_id``. Events already queued keep
+        the ids they were tracked with."""
+        self._app.identity.reset(keep_anonymous_id=keep_anonymous_id)
+        if self._app.session is not None:
+            self._app.session.start()
+
+    @property
+    def opted_out(self) -> bool:
+        """Whether ``opt_out()`` is in force (kept in the queue file)."""
+        self._app.ready()
+        return self._app.opted_out
+
+    def opt_out(self, *, purge: bool = False) -> None:
+        """Record nothing from now on (kept in the queue file, so across restarts): every call
+        returns ``(False, reason)``. ``purge=True`` also erases this queue file's pending events,
+        dead letters and stored identity, and the bytes they took on disk."""
+        self._app.opt_out()
+        if purge:
+            self.pipeline.erase_all({OPTED_OUT: "1"})
+            forget_anonymous_id(self.path.parent)
+            self._app.erased()
+
+    def opt_in(self) -> None:
+        """Record again after ``opt_out()``."""
+        self._app.opt_in()
+
+    def purge_pending(self, lane: str | None = None) -> int:
+        """Erase the events still waiting to be sent (every lane's, or ``lane``'s); returns how
+        many. Their bytes go back to the file system."""
+        if lane is not None and lane not in self.pipeline.lane_names():
+            raise ConfigError(
+                f"no lane {lane!r} in the queue file; the lanes are: {', '.join(self.pipeline.lane_names())}"
+            )
+        return self.pipeline.purge_pending(lane)
+
+    @property
+    def session_id(self) -> int | None:
+        """The current session's id (milliseconds since the epoch at its start), or None."""
+        self._app.ready()
+        session = self._app.session
+        return session.id if session is not None else None
+
+    def start_session(self, session_id: int | None = None) -> int:
+        """Start a new session now (with ``session_id``, or the time in ms); returns its id."""
+        return self._session().start(session_id)
+
+    def end_session(self) -> None:
+        """End the session; the next event starts a new one."""
+        self._session().end()
+
+    def _session(self) -> Session:
+        self._app.ready()
+        if self._app.session is None:
+            raise ConfigError("this client keeps no sessions (Client(session_timeout=None))")
+        return self._app.session
+
+    def app_opened(self, *, from_background: bool = False) -> None:
+        """The app came to the foreground (``bind_kivy`` and ``bind_toga`` call it): an
+        ``Application Opened`` event, and a new session if it was away longer than the timeout."""
+        self._app.ready()
+        if self._app.session is not None and from_background:
+            self._app.session.foregrounded()
+        if self._app.lifecycle is not None:
+            self._app.lifecycle.opened(from_background)
+
+    def app_backgrounded(self) -> None:
+        """The app went to the background: an ``Application Backgrounded`` event."""
+        self._app.ready()
+        if self._app.lifecycle is not None:
+            self._app.lifecycle.backgrounded()
+        if self._app.session is not None:
+            self._app.session.backgrounded()
+
+    def _network_changed(self, state: PowerState) -> None:
+        """A power probe's new reading: the ``network`` context as it says (metered counts as
+        cellular, unmetered as Wi-Fi; no part while it does not know)."""
+        online = state.online
+        network = (
+            None
+            if online is None
+            else {"wifi": online and not state.metered, "cellular": online and state.metered}
+        )
+        if network != self._network:
+            self._network = network
+            self.update_context(network=network)
+
+    def _lifecycle_event(self, event: str, properties: dict[str, Any]) -> None:
+        self.track(event=event, properties=properties)
+
+    def _opened(self) -> None:
+        """The queue file is open (in the pipeline's start thread): read the app's state, and
+        send ``Application Installed`` or ``Updated`` if it says so."""
+        self._app.ready()
+
+    def update_context(self, **parts: Any) -> None:
+        """Change parts of every later event's context, e.g. ``screen={"width": 800, ...}``
+        when a window appears (``bind_kivy`` and ``bind_toga`` do it); None removes a part.
+        Parts ``Client(collect=...)`` turned off stay off."""
+        for part, value in parts.items():
+            if part in PARTS and part not in self._collect:
+                continue
+            self._app.set_context(part, value)
+
+    def add(self, plugin: Plugin) -> None:
+        """Add a plugin to this client's timeline (see ``edgetrack.plugins``)."""
+        self._plugins.add(plugin)
+
+    def remove(self, plugin: Plugin) -> bool:
+        """Take a plugin out; False when it was not there."""
+        return self._plugins.remove(plugin)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -361,8 +577,15 @@ class Client:
 
     def stats(self) -> Stats:
         """Every lane in the queue file (its backlog, state and counters, orphans flagged) plus
-        the in-memory state. Never writes, never waits for another process's write lock."""
-        return self.pipeline.stats()
+        the in-memory state (what plugins dropped and how often they failed since the start).
+        Never writes, never waits for another process's write lock."""
+        stats = self.pipeline.stats()
+        plugins = self._plugins
+        errors = dict(plugins.errors)
+        for destination in self.destinations:
+            errors.update({f"{destination.name}:{k}": n for k, n in destination.plugins.errors.items()})
+        dropped = {**stats.dropped, **{f"plugin:{name}": n for name, n in plugins.dropped.items()}}
+        return dataclasses.replace(stats, dropped=dropped, plugin_errors=errors)
 
     def pending_events(self, lanes: Sequence[str] | None = None) -> int:
         """Events pending for any of ``lanes`` (default: this client's), each counted once."""
@@ -441,6 +664,37 @@ def _check_app_name(app_name: str) -> str:
     if not isinstance(app_name, str) or not app_name:
         raise ConfigError("app_name must be a non-empty str (it names the data folder)")
     return app_name
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key:
+        raise ConfigError("encryption_key must be a non-empty str (keep it in the platform's key store)")
+    from edgetrack.store._cipher import check_available
+
+    check_available()
+    return key
+
+
+def _check_collect(collect: Mapping[str, bool] | None) -> frozenset[str]:
+    """The context parts to collect: all but those ``collect`` turns off."""
+    if collect is None:
+        return PARTS
+    if not isinstance(collect, Mapping):
+        raise ConfigError("collect must map context parts to True/False, e.g. collect={'network': False}")
+    unknown = sorted(set(collect) - PARTS)
+    if unknown:
+        raise ConfigError(f"collect has no part {unknown[0]!r}; the parts are: {', '.join(sorted(PARTS))}")
+    return frozenset(part for part in PARTS if collect.get(part, True))
+
+
+def _check_session_timeout(timeout: float | None) -> float | None:
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise ConfigError("session_timeout must be a positive number of seconds, or None (no sessions)")
+    return timeout
 
 
 def _check_orphan_age(age: float | None) -> float | None:

@@ -32,6 +32,9 @@ argument                              here
 ``oauth_*``                           not supported: a ``ConfigError`` when given
 ====================================  =========================================================
 
+Unlike ``edgetrack.Client``, it sends no lifecycle events and keeps no sessions unless given
+``track_lifecycle=True`` or ``session_timeout=...`` (server code moving over sends what it did).
+
 Any other keyword (``path``, ``power``, ...) is passed to ``edgetrack.Client``.
 """
 
@@ -92,7 +95,13 @@ class SegmentClient(Client):
             raise MissingWriteKey("write_key must be the Segment source's write key (a non-empty str)")
         _logging(debug, log_handler)
         segment = Segment(write_key, endpoint=host, gzip=True if gzip is None else bool(gzip))
-        settings: dict[str, Any] = {"send": send, "proxies": proxies}
+        # A server-side drop-in: no lifecycle events and no sessions unless asked for
+        settings: dict[str, Any] = {
+            "send": send,
+            "proxies": proxies,
+            "track_lifecycle": False,
+            "session_timeout": None,
+        }
         if on_error:
             settings["on_error"] = lambda failure: on_error(failure, [])
         if max_queue_size is not None:

@@ -17,9 +17,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from edgetrack.models import Limits, Outcome, QueuedEvent, Request, Response
+
+if TYPE_CHECKING:
+    from edgetrack.plugins import Timeline
 
 __all__ = ["Clock", "Destination", "Sender", "SystemClock"]
 
@@ -105,6 +108,7 @@ class Destination(Protocol):
     limits: Limits
     supports: frozenset[str]
     rate_limit: tuple[float, int] | None  # (requests per second, burst) the vendor allows
+    plugins: Timeline  # run on each event at send time, for this lane only
 
     def batch(self, events: Sequence[QueuedEvent]) -> int:
         """How many of the leading ``events`` go into one request (at least 1)."""

@@ -58,6 +58,9 @@ def names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(str(event["type"]), str(event.get("event") or event.get("name"))) for event in events]
 
 
+LIFECYCLE_START = [("track", "Application Installed"), ("track", "Application Opened")]
+
+
 def shop_session(clicks: int) -> list[tuple[str, str]]:
     return [("screen", "Shop")] + [("track", "Product Added")] * clicks
 
@@ -78,7 +81,10 @@ def test_kivy_app_tracks_the_screen_and_each_tap(
     with capsys.disabled():
         print(f"\n[kivy example] ran {how}")
     events = emulator.events("intilery_mobile")
-    assert names(events) == shop_session(3)
+    assert names(events) == LIFECYCLE_START + shop_session(3)
+    assert events[0]["properties"] == {"version": "1.0.0", "build": "1"}
+    assert events[1]["properties"] == {"from_background": False, "version": "1.0.0", "build": "1"}
+    events = events[2:]
     assert [event["properties"] for event in events[1:]] == [
         {"product": product, "cart_size": n} for n, product in enumerate(PRODUCTS, 1)
     ]
@@ -112,8 +118,10 @@ def test_toga_app_tracks_taps_and_shuts_down_on_exit(
     result = run([sys.executable, "-c", TOGA_SESSION], toga_env)
     assert "closed after exit: True" in result.stdout
     events = emulator.events("intilery_mobile")
-    assert names(events) == shop_session(2)
-    assert [event["properties"]["product"] for event in events[1:]] == PRODUCTS[:2]
+    back = [("track", "Application Backgrounded"), ("track", "Application Opened")]
+    assert names(events) == LIFECYCLE_START + shop_session(2) + back
+    assert events[-1]["properties"]["from_background"] is True
+    assert [event["properties"]["product"] for event in events[3:5]] == PRODUCTS[:2]
     # toga-dummy 0.5.7 puts app paths under TOGA_DUMMY_HOME; 0.5.6 (the last for Python 3.10) under HOME
     data_folders = [tmp_path / "toga", tmp_path / "home" / "user_data"]
     assert any(list(folder.rglob("queue.db")) for folder in data_folders), (

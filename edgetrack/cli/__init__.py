@@ -15,6 +15,7 @@ from edgetrack.cli._common import when
 from edgetrack.cli.flush import flush
 from edgetrack.cli.inspect import dead_letters, export, peek, status, tail
 from edgetrack.cli.lanes import lanes
+from edgetrack.cli.purge import purge
 
 __all__ = ["main"]
 
@@ -85,7 +86,7 @@ def serve(host: str, port: int, write_key: str) -> None:
         emu.stop()
 
 
-for _command in (status, flush, peek, tail, export, dead_letters, lanes):
+for _command in (status, flush, peek, tail, export, dead_letters, lanes, purge):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from edgetrack.store import SQLiteStore
 
 F = TypeVar("F", bound=Callable[..., Any])
+KEY_VARIABLE = "EDGETRACK_KEY"  # an encrypted queue's key, for every command
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Target:
     wait: float = 5.0
 
     def open(self) -> AbstractContextManager[SQLiteStore]:
-        return open_queue(self.path, self.wait)
+        return open_queue(self.path, self.wait, os.environ.get(KEY_VARIABLE) or None)
 
 
 def queue_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -124,6 +126,8 @@ def _storage_error(path: Path, exc: Exception, wait: float) -> click.ClickExcept
             f"the queue file {path} is locked by another process (waited {wait:g} s): {text}; "
             "try again, or pass a longer --wait"
         )
+    if kind == "key":
+        return click.ClickException(f"{text}; set {KEY_VARIABLE} to the app's encryption_key")
     if kind == "corrupt":
         return click.ClickException(
             f"the queue file {path} is corrupt ({text}). The app moves a corrupt file aside "
@@ -134,16 +138,19 @@ def _storage_error(path: Path, exc: Exception, wait: float) -> click.ClickExcept
 
 
 @contextmanager
-def open_queue(path: Path, wait: float) -> Iterator[SQLiteStore]:
+def open_queue(path: Path, wait: float, key: str | None = None) -> Iterator[SQLiteStore]:
     """The queue file as a ``SQLiteStore``, refused first if it is missing, locked, corrupt or
     not a queue (nothing is created or written then); every storage error becomes a clear
-    message and a non-zero exit. Safe while the app runs: WAL readers do not block its writer."""
-    from edgetrack.errors import StorageError
+    message and a non-zero exit. Safe while the app runs: WAL readers do not block its writer.
+    ``key``: an encrypted queue's key (``EDGETRACK_KEY``)."""
+    from edgetrack.errors import ConfigError, StorageError
     from edgetrack.store import SQLiteStore
 
     try:
-        SQLiteStore.check(path, wait)
-        store = SQLiteStore.open(path, busy_timeout=wait)
+        SQLiteStore.check(path, wait, key)
+        store = SQLiteStore.open(path, busy_timeout=wait, key=key)
+    except ConfigError as exc:  # SQLCipher is not installed
+        raise click.ClickException(str(exc)) from exc
     except (StorageError, sqlite3.Error, OSError) as exc:
         raise _storage_error(path, exc, wait) from exc
     try:

@@ -9,13 +9,14 @@ the whole run, a request in flight included: at the deadline the command stops w
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING
 
 import click
 
-from edgetrack.cli._common import Target, queue_options, when
+from edgetrack.cli._common import KEY_VARIABLE, Target, queue_options, when
 
 if TYPE_CHECKING:
     from edgetrack import Client
@@ -64,6 +65,9 @@ def _client(target: Target) -> Client:
     return Client(
         config.destinations,
         path=target.path,
+        encryption_key=os.environ.get(KEY_VARIABLE) or None,
+        track_lifecycle=False,  # the operator's process is not the app
+        session_timeout=None,
         app_name=config.app_name,
         send=False,  # no background threads: the passes below are the only sending
         retry=RetryPolicy(startup_jitter=0.0),

@@ -112,7 +112,7 @@ def _lane_option(function: F) -> F:
     return lane(function)
 
 
-def _check_lane(store: SQLiteStore, lane: str | None) -> None:
+def check_lane(store: SQLiteStore, lane: str | None) -> None:
     """An unknown --lane is an error listing the lanes there are (never "nothing there")."""
     if lane is None:
         return
@@ -150,7 +150,7 @@ def peek(
 ) -> None:
     """Show the oldest pending events: the next ones to be sent."""
     with target.open() as store:
-        _check_lane(store, lane)
+        check_lane(store, lane)
         events = store.peek(lane, limit)
     for event in events:
         _show(event, as_json)
@@ -177,7 +177,7 @@ def tail(
 ) -> None:
     """Show the newest queued events, oldest of them first; --follow keeps watching."""
     with target.open() as store:
-        _check_lane(store, lane)
+        check_lane(store, lane)
         events = list(reversed(store.peek(lane, limit, newest=True)))
         last = events[-1].id if events else 0
         for event in events:
@@ -237,7 +237,7 @@ def export(
     fmt = "json" if as_array else "jsonl"
     count = 0
     with target.open() as store:
-        _check_lane(store, lane)
+        check_lane(store, lane)
         if fmt == "json":
             output.write("[")
         after = 0
@@ -299,7 +299,7 @@ def dead_list(
 ) -> None:
     """Show dead letters, oldest first, with the lane, the reason and the server's message."""
     with target.open() as store:
-        _check_lane(store, lane)
+        check_lane(store, lane)
         letters = store.dead_letters(lane, limit)
     for letter in letters:
         if as_json:
@@ -328,7 +328,7 @@ def dead_requeue(
     app picks them up on its next pass; `edgetrack flush` sends them now."""
     chosen = _selection(ids, lane, everything, "requeue")
     with target.open() as store:
-        _check_lane(store, lane)
+        check_lane(store, lane)
         _check_ids(store, ids)
         count = store.requeue_dead(chosen, lane=lane, now=store.now())
     click.echo(f"requeued {count} dead letter{'s' * (count != 1)}")
@@ -348,7 +348,7 @@ def dead_purge(
     """Delete dead letters for good (export them first if you may want them)."""
     chosen = _selection(ids, lane, everything, "purge")
     with target.open() as store:
-        _check_lane(store, lane)
+        check_lane(store, lane)
         _check_ids(store, ids)
         selected = store.count_dead(chosen, lane=lane)
     if not selected:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from edgetrack._version import __version__
 from edgetrack.errors import ConfigError
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
+from edgetrack.plugins import Timeline
 
 __all__ = [
     "ALL_CALLS",
@@ -146,6 +147,7 @@ class BaseDestination:
     supports: frozenset[str] = ALL_CALLS
     endpoint: str
     rate_limit: tuple[float, int] | None = None  # (requests per second, burst) the vendor allows
+    plugins: Timeline = Timeline((), destination=True)  # each built-in destination: plugins=[...]
 
     def batch(self, events: Sequence[QueuedEvent]) -> int:
         return len(events)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from edgetrack.destinations.base import (
@@ -43,6 +43,7 @@ from edgetrack.destinations.base import (
     load,
 )
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
+from edgetrack.plugins import Plugin, Timeline
 
 __all__ = ["BatchCom", "attribute_name", "event_name", "to_event"]
 
@@ -124,11 +125,13 @@ class BatchCom(BaseDestination):
         max_events: int = 1000,
         max_bytes: int = 1_000_000,
         allow_http: bool = False,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         api_key = self._api_key = check_key("BatchCom", "api_key", api_key)
         self._rest_key = check_key("BatchCom", "rest_api_key", rest_api_key)
         self.endpoint = check_endpoint("BatchCom", endpoint, allow_http=allow_http)
         self.name = name
+        self.plugins = Timeline(plugins, destination=True)
         self.url = f"{self.endpoint}/1.0/{api_key}/events/users"
         self.limits = Limits(max_events=min(max_events, 1000), max_bytes=max_bytes, max_event_bytes=32_000)
 

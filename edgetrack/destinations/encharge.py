@@ -24,7 +24,7 @@ Empty ``properties`` are left out, as in the docs' examples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from edgetrack.destinations.base import (
@@ -37,6 +37,7 @@ from edgetrack.destinations.base import (
 )
 from edgetrack.destinations.parcelvoy import view_name
 from edgetrack.models import Limits, QueuedEvent, Request
+from edgetrack.plugins import Plugin, Timeline
 
 __all__ = ["Encharge"]
 
@@ -99,10 +100,12 @@ class Encharge(BaseDestination):
         endpoint: str = "https://ingest.encharge.io",
         name: str = "encharge",
         allow_http: bool = False,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         self._key = check_key("Encharge", "write_key", write_key)
         self.endpoint = check_endpoint("Encharge", endpoint, allow_http=allow_http)
         self.name = name
+        self.plugins = Timeline(plugins, destination=True)
         self.url = self.endpoint + "/v1"
         self.limits = Limits(max_events=1, max_bytes=1_000_000, max_event_bytes=32_000)
 

@@ -10,12 +10,13 @@ rules: clientId and accountId lower case, BRANDID upper case. The docs give both
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, json_request, load
 from edgetrack.errors import ConfigError
 from edgetrack.models import Limits, QueuedEvent, Request
+from edgetrack.plugins import Plugin, Timeline
 
 __all__ = ["IntileryEvents"]
 
@@ -52,6 +53,7 @@ class IntileryEvents(BaseDestination):
         max_events: int = 100,
         max_bytes: int = 1_000_000,
         allow_http: bool = False,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         for arg, value in (("client_id", client_id), ("account_id", account_id), ("brand_id", brand_id)):
             check_key("IntileryEvents", arg, value)
@@ -60,6 +62,7 @@ class IntileryEvents(BaseDestination):
         self._token = check_key("IntileryEvents", "auth_token", auth_token)
         self.endpoint = check_endpoint("IntileryEvents", endpoint, allow_http=allow_http)
         self.name = name
+        self.plugins = Timeline(plugins, destination=True)
         self.base = f"{self.endpoint}/track/{client_id.lower()}/{account_id.lower()}/{brand_id.upper()}/v1/"
         self.limits = Limits(max_events=max_events, max_bytes=max_bytes - 200, max_event_bytes=32_000)
 

@@ -9,10 +9,11 @@ are gzipped, as both vendor SDKs do. Limits are the vendor SDKs' (the server doc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, segment_batch
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
+from edgetrack.plugins import Plugin, Timeline
 
 __all__ = ["IntileryMobile"]
 
@@ -31,10 +32,12 @@ class IntileryMobile(BaseDestination):
         max_events: int = 100,
         max_bytes: int = 475_000,
         allow_http: bool = False,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         self._write_key = check_key("IntileryMobile", "write_key", write_key)
         self.endpoint = check_endpoint("IntileryMobile", endpoint, allow_http=allow_http)
         self.name = name
+        self.plugins = Timeline(plugins, destination=True)
         self.url = self.endpoint + BATCH_PATH
         overhead = len(self._item_fields("2000-01-01T00:00:00.000Z")) + 1
         self.limits = Limits(

@@ -33,7 +33,7 @@ A request never mixes endpoints; identify, alias and device go one per request, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +47,7 @@ from edgetrack.destinations.base import (
 )
 from edgetrack.envelope._context import iana_zone
 from edgetrack.models import Limits, Outcome, OutcomeKind, QueuedEvent, Request, Response
+from edgetrack.plugins import Plugin, Timeline
 
 __all__ = ["Parcelvoy"]
 
@@ -122,10 +123,12 @@ class Parcelvoy(BaseDestination):
         max_events: int = 500,
         max_bytes: int = 900_000,
         allow_http: bool = False,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         self._auth = "Bearer " + check_key("Parcelvoy", "api_key", api_key)
         self.endpoint = check_endpoint("Parcelvoy", endpoint, allow_http=allow_http)
         self.name = name
+        self.plugins = Timeline(plugins, destination=True)
         self.base = self.endpoint + "/api/client/"
         self.limits = Limits(max_events=max_events, max_bytes=max_bytes, max_event_bytes=32_000)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from edgetrack.destinations.base import BaseDestination, check_endpoint, check_key, segment_batch
 from edgetrack.models import Limits, QueuedEvent, Request
+from edgetrack.plugins import Plugin, Timeline
 
 __all__ = ["SEGMENT_API", "Segment"]
 
@@ -37,10 +38,12 @@ class Segment(BaseDestination):
         max_bytes: int = 475_000,
         gzip: bool = True,
         allow_http: bool = False,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         self._write_key = check_key("Segment", "write_key", write_key)
         self.endpoint = check_endpoint("Segment", endpoint or SEGMENT_API, allow_http=allow_http)
         self.name = name
+        self.plugins = Timeline(plugins, destination=True)
         self.url = self.endpoint + "/v1/batch"
         self.gzip = gzip
         token = base64.b64encode(f"{self._write_key}:".encode()).decode("ascii")

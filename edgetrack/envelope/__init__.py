@@ -8,7 +8,14 @@ envelope and its JSON, ``_context`` what every event says about the device.
 
 from __future__ import annotations
 
-from edgetrack.envelope._builder import MAX_DEPTH, MessageBuilder, iso_utc, iso_utc_from_epoch, queued_form
+from edgetrack.envelope._builder import (
+    MAX_DEPTH,
+    Ambient,
+    MessageBuilder,
+    iso_utc,
+    iso_utc_from_epoch,
+    queued_form,
+)
 from edgetrack.envelope._call import (
     Call,
     Result,
@@ -19,10 +26,12 @@ from edgetrack.envelope._call import (
     track_fields,
     view_fields,
 )
-from edgetrack.envelope._context import default_context, iana_zone
+from edgetrack.envelope._context import PARTS, default_context, iana_zone
 
 __all__ = [
     "MAX_DEPTH",
+    "PARTS",
+    "Ambient",
     "Call",
     "MessageBuilder",
     "Result",

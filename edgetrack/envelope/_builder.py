@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 from edgetrack.envelope._call import Call, mapping, optional_id
 from edgetrack.errors import EventTypeError, EventValueError
 
-__all__ = ["MessageBuilder", "iso_utc", "iso_utc_from_epoch", "queued_form"]
+__all__ = ["Ambient", "MessageBuilder", "iso_utc", "iso_utc_from_epoch", "queued_form"]
 
 MAX_MESSAGE_ID = 100
 _VIEWS = ("page", "screen")
@@ -307,6 +307,25 @@ def _check_timestamp(value: object, now: float) -> str:
     )
 
 
+class Ambient:
+    """A context that a stretch of events shares (the device, the session, the remembered
+    traits), encoded once and spliced into each event's JSON."""
+
+    __slots__ = ("_nested", "context", "json")
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self.context: dict[str, Any] = _plain(context)
+        self.json = ',"context":' + _encode(self.context) + "}"
+        self._nested = [key for key, value in self.context.items() if type(value) is dict]
+
+    def copy(self) -> dict[str, Any]:
+        """The context, copied as deep as it goes: the caller's own, safe to change."""
+        own = self.context.copy()
+        for key in self._nested:
+            own[key] = own[key].copy()
+        return own
+
+
 class MessageBuilder:
     """Builds Segment-spec envelopes and their JSON for one client."""
 
@@ -317,44 +336,79 @@ class MessageBuilder:
         anonymous_id: Callable[[], str] | None,
         max_event_bytes: int,
     ) -> None:
-        self._context: dict[str, Any] = _plain(context)
-        self._nested = [key for key, value in self._context.items() if type(value) is dict]
-        # The default context is the same on every event: encode it once, splice it in.
-        self._context_json = ',"context":' + _encode(_plain(self._context)) + "}"
+        self.ambient = Ambient(context)  # the default context, when a call has none given
         self._anonymous_id = anonymous_id
         self._max_event_bytes = max_event_bytes
 
     @property
     def context(self) -> dict[str, Any]:
         """The default context (a copy)."""
-        return _plain(self._context)
+        return self.ambient.copy()
 
-    def build(self, call: Call, at: float) -> tuple[dict[str, Any], str, int]:
+    def build(self, call: Call, at: float, ambient: Ambient | None = None) -> tuple[dict[str, Any], str, int]:
         """Return (message, its JSON, its size in bytes) or raise for bad arguments; ``at`` is
-        the wall-clock time to stamp when the call has no ``timestamp``."""
+        the wall-clock time to stamp when the call has no ``timestamp``; ``ambient`` the
+        context to add (default: the client's)."""
+        ambient = ambient or self.ambient
+        msg, context, integrations = self._message(call, at)
         kind = call.kind
+        if context:
+            msg["context"] = self._merged(ambient, context)
+            body = self._dumps(kind, msg)
+        else:
+            body = self._spliced(kind, msg, call.fields, integrations, ambient)
+            msg["context"] = ambient.copy()
+        return _segment_keys(kind, msg), body, self._size(kind, msg, body)
+
+    def message(self, call: Call, at: float, ambient: Ambient | None = None) -> dict[str, Any]:
+        """The message alone, with its whole context, for plugins to change before ``encode``."""
+        ambient = ambient or self.ambient
+        msg, context, _ = self._message(call, at)
+        msg["context"] = self._merged(ambient, context) if context else ambient.copy()
+        return msg
+
+    def encode(
+        self, kind: str, msg: dict[str, Any], ambient: Ambient | None = None
+    ) -> tuple[dict[str, Any], str, int]:
+        """``msg`` (from ``message()``, maybe changed since) as ``build`` returns it; its
+        context is spliced in when it is still the ambient one."""
+        ambient = ambient or self.ambient
+        context = msg.pop("context", None)
+        if context == ambient.context:
+            body = self._dumps(kind, msg)[:-1] + ambient.json
+        elif context is None:
+            body = self._dumps(kind, msg)
+        else:
+            msg["context"] = context
+            body = self._dumps(kind, msg)
+        msg["context"] = context
+        return _segment_keys(kind, msg), body, self._size(kind, msg, body)
+
+    def _message(
+        self, call: Call, at: float
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+        """The message's keys but its context, checked, with the call's own context."""
         msg = self._head(call, at)
         context = None if call.context is None else mapping("context", call.context)
         integrations = None if call.integrations is None else mapping("integrations", call.integrations)
-        self._check_shapes(kind, call.fields, context, integrations)
+        self._check_shapes(call.kind, call.fields, context, integrations)
         msg.update(call.fields)
         if integrations:
             msg["integrations"] = integrations
-        if context:
-            merged = _plain(self._context)
-            merged.update(context)
-            merged["library"] = dict(self._context["library"])
-            msg["context"] = merged
-            body = self._dumps(kind, msg)
-        else:
-            body = self._spliced(kind, msg, call.fields, integrations)
-            msg["context"] = own = self._context.copy()  # the caller's own copy, safe to change
-            for key in self._nested:
-                own[key] = own[key].copy()
+        return msg, context, integrations
+
+    @staticmethod
+    def _merged(ambient: Ambient, context: dict[str, Any]) -> dict[str, Any]:
+        merged = ambient.copy()
+        merged.update(context)
+        merged["library"] = dict(ambient.context["library"])
+        return merged
+
+    def _size(self, kind: str, msg: dict[str, Any], body: str) -> int:
         size = len(body) if body.isascii() else self._utf8_size(body, msg)
         if size > self._max_event_bytes:
             raise self._too_large(kind, msg, size)
-        return _segment_keys(kind, msg), body, size
+        return size
 
     def _head(self, call: Call, at: float) -> dict[str, Any]:
         """The envelope's first keys: type, messageId, timestamp and the ids (checked)."""
@@ -388,7 +442,12 @@ class MessageBuilder:
         return msg
 
     def _spliced(
-        self, kind: str, msg: dict[str, Any], fields: dict[str, Any], integrations: dict[str, Any] | None
+        self,
+        kind: str,
+        msg: dict[str, Any],
+        fields: dict[str, Any],
+        integrations: dict[str, Any] | None,
+        ambient: Ambient,
     ) -> str:
         """The common case, a call with no context of its own: only the caller's values are
         encoded and the default context is spliced in. The same bytes as encoding ``msg`` whole
@@ -414,7 +473,7 @@ class MessageBuilder:
         except (TypeError, ValueError, RecursionError):
             self._dumps(kind, msg)  # raises, naming the value and what to change
             raise  # pragma: no cover - the slow path always raises where the fast one did
-        parts.append(self._context_json)
+        parts.append(ambient.json)
         return "".join(parts)
 
     def _too_large(self, kind: str, msg: dict[str, Any], size: int) -> EventValueError:

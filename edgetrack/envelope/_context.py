@@ -1,6 +1,11 @@
-"""The ``context`` edgetrack adds to every message: library, os, app, locale, timezone.
+"""The ``context`` edgetrack adds to every message, as the mobile SDKs describe the device:
+``library``, ``device`` (manufacturer, model, type), ``os``, ``app`` (name, version, build,
+namespace), ``locale`` and ``timezone`` (an IANA name, or absent). ``screen`` and ``network``
+are added by the toolkit bindings and the power probes when they know them.
 
-Computed once per client from what is cheap to know (no subprocesses, no network).
+Computed once per client from what is cheap to know (files, no subprocesses, no network), at
+``Client()``, never on the ``track()`` path. ``Client(collect=...)`` leaves any part out; no
+stable device identifier is collected unless the app asks (``collect_device_id=True``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from typing import Any
 
 from edgetrack._version import __version__
 
-__all__ = ["default_context", "iana_zone"]
+__all__ = ["PARTS", "default_context", "device", "device_id", "iana_zone"]
+
+#: The parts of the context ``Client(collect=...)`` can leave out.
+PARTS = frozenset({"device", "os", "app", "screen", "network", "locale", "timezone"})
 
 
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
@@ -114,20 +122,109 @@ def _os() -> dict[str, str]:
     return {"name": name, "version": _release()}
 
 
-def default_context(app_name: str | None, app_version: str | None) -> dict[str, Any]:
-    context: dict[str, Any] = {
-        "library": {"name": "edgetrack", "version": __version__},
-        "os": _os(),
-    }
-    if app_name:
+def _first_line(path: str) -> str | None:
+    """A small system file's text (device-tree strings end in NUL), or None."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read(256).split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def device(root: str = "/") -> dict[str, str]:
+    """What the device is: a Raspberry Pi from its device tree, a PC from its DMI strings, a
+    phone from Android's ``Build`` or iOS's ``UIDevice`` (through the bridge the app has)."""
+    if hasattr(sys, "getandroidapilevel") or "ANDROID_ARGUMENT" in os.environ:
+        return _android_device()
+    if sys.platform == "ios":
+        return _ios_device()
+    if not sys.platform.startswith("linux"):
+        return {"type": {"darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)}
+    found = {"type": "linux"}
+    model = _first_line(os.path.join(root, "proc/device-tree/model"))
+    if model:  # Raspberry Pi and other single-board computers
+        found["model"] = model
+        if model.startswith("Raspberry Pi"):
+            found["manufacturer"] = "Raspberry Pi"
+        return found
+    dmi = os.path.join(root, "sys/class/dmi/id")
+    for key, name in (("manufacturer", "sys_vendor"), ("model", "product_name")):
+        value = _first_line(os.path.join(dmi, name))
+        if value:
+            found[key] = value
+    return found
+
+
+def _android_device() -> dict[str, str]:
+    try:
+        try:
+            from jnius import autoclass  # type: ignore[import-not-found]
+        except ImportError:
+            from java import jclass as autoclass  # type: ignore[import-not-found]
+        build = autoclass("android.os.Build")
+        return {"manufacturer": str(build.MANUFACTURER), "model": str(build.MODEL), "type": "android"}
+    except Exception:  # no bridge: say what is known
+        return {"type": "android"}
+
+
+def _ios_device() -> dict[str, str]:
+    try:
+        from rubicon.objc import ObjCClass  # type: ignore[import-not-found]
+
+        model = str(ObjCClass("UIDevice").currentDevice.model)
+        return {"manufacturer": "Apple", "model": model, "type": "ios"}
+    except Exception:
+        return {"manufacturer": "Apple", "type": "ios"}
+
+
+def device_id(app_name: str, root: str = "/") -> str | None:
+    """A stable id for this device, for this app only: the machine id keyed with the app's name
+    (HMAC-SHA256, as systemd's ``sd_id128_get_machine_app_specific``), so apps cannot match
+    their ids; None where there is no machine id."""
+    machine = _first_line(os.path.join(root, "etc/machine-id"))
+    if not machine:
+        return None
+    import hashlib
+    import hmac
+
+    return hmac.new(machine.encode(), app_name.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def default_context(
+    app_name: str | None,
+    app_version: str | None,
+    app_build: str | None = None,
+    *,
+    app_namespace: str | None = None,
+    collect: frozenset[str] = PARTS,
+    collect_device_id: bool = False,
+    root: str = "/",
+) -> dict[str, Any]:
+    """The context every event of a client carries (``collect``: the parts to include)."""
+    context: dict[str, Any] = {"library": {"name": "edgetrack", "version": __version__}}
+    if "device" in collect or collect_device_id:
+        found: dict[str, str] = device(root) if "device" in collect else {}
+        identifier = device_id(app_name or "edgetrack", root) if collect_device_id else None
+        if identifier:
+            found["id"] = identifier
+        if found:
+            context["device"] = found
+    if "os" in collect:
+        context["os"] = _os()
+    if app_name and "app" in collect:
         app = {"name": app_name}
+        if app_namespace:
+            app["namespace"] = app_namespace
         if app_version:
             app["version"] = app_version
+        if app_build:
+            app["build"] = app_build
         context["app"] = app
-    found_locale = _locale()
+    found_locale = _locale() if "locale" in collect else None
     if found_locale:
         context["locale"] = found_locale
-    zone = _timezone()
+    zone = _timezone() if "timezone" in collect else None
     if zone:
         context["timezone"] = zone
     return context

@@ -11,6 +11,7 @@ ends, in the shape of sentry-python's ``_send_request`` -> ``_handle_response``.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections import Counter
@@ -31,6 +32,7 @@ __all__ = ["DeliveryFailure", "FailureKind", "LaneDelivery"]
 
 log = logging.getLogger(__name__)
 
+_INTEGRATIONS = '"integrations":'  # in a body only when the call gave some: the fast test
 MAX_REQUESTS_PER_BATCH = 40  # bisecting 100 events around one bad one takes about 14
 
 #: What went wrong: an ``OutcomeKind`` value other than "ack", or an event dead-lettered.
@@ -97,6 +99,7 @@ class LaneDelivery:
         self._max_dead_letters = max_dead_letters
         self._on_error = on_error
         self._episode: str | None = None  # the failure kind being reported, until a success
+        self._names = (type(destination).__name__.lower(), self.lane.lower())  # for integrations
 
     def deliver(self, store: QueueStore, claim: Claim, state: LaneState) -> bool:
         """Deliver the first request's worth of ``claim``; True when the lane may go on.
@@ -145,6 +148,10 @@ class LaneDelivery:
         wall_now = now + offset
         events = [_corrected(event, timeline, offset) for event in claim.events]
         verdicts = [self._verdict(event, now, wall_now) for event in events]
+        if self.destination.plugins:
+            for index, verdict in enumerate(verdicts):
+                if verdict is None:
+                    events[index], verdicts[index] = self._plugged(events[index])
         candidates = [event for event, verdict in zip(events, verdicts, strict=True) if verdict is None]
         cut = len(events)
         sending: list[QueuedEvent] = []
@@ -166,6 +173,8 @@ class LaneDelivery:
     def _verdict(self, event: QueuedEvent, now: float, wall_now: float) -> tuple[str, str] | None:
         if event.type not in self.destination.supports:
             return ("skipped", event.type)
+        if _INTEGRATIONS in event.body and not self._routed(event):
+            return ("skipped", "integrations")
         if now - event.created > self._retry.max_age:
             return ("expired", "max_age")
         try:
@@ -175,6 +184,35 @@ class LaneDelivery:
                 "edgetrack: %s cannot map event %s (%s); dead-lettered", self.lane, event.message_id, exc
             )
             return ("dead", f"unmappable: {type(exc).__name__}")
+
+    def _routed(self, event: QueuedEvent) -> bool:
+        """Whether the event's ``integrations`` let it go to this lane, the Segment way:
+        ``{"All": False, "Parcelvoy": True}`` sends to Parcelvoy only, ``{"Parcelvoy": False}``
+        to every lane but Parcelvoy. A lane answers to its class's name and its ``name=``."""
+        try:
+            integrations = json.loads(event.body).get("integrations")
+        except (ValueError, AttributeError):
+            return True
+        if not isinstance(integrations, dict):
+            return True
+        given = {str(key).lower(): value for key, value in integrations.items()}
+        for name in self._names:
+            if name in given:
+                return bool(given[name])
+        return bool(given.get("all", True))
+
+    def _plugged(self, event: QueuedEvent) -> tuple[QueuedEvent, tuple[str, str] | None]:
+        """The event through the destination's plugins: changed for this lane, or skipped."""
+        plugins = self.destination.plugins
+        found, dropped_by = plugins.run(json.loads(event.body), lambda: json.loads(event.body))
+        if found is None:
+            return event, ("skipped", f"plugin:{dropped_by}")
+        try:
+            body = json.dumps(found, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            plugins.failed("plugins", f"made an event that is not JSON ({exc})")
+            return event, None
+        return event._replace(body=body), None
 
     # -- sending ---------------------------------------------------------------------------
 

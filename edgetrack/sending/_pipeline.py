@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from edgetrack.store import _forksafe  # noqa: F401 - registers the at-fork hooks before any fork
 from edgetrack.store._paths import default_path
+from edgetrack.store._state import Changes, PendingState
 from edgetrack.store._writer import Writer
 
 if TYPE_CHECKING:
@@ -45,13 +46,16 @@ _PIPELINES: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 class Pipeline:
     """The queue, its writer and its lanes, for one client (see the module docstring)."""
 
-    def __init__(self, settings: PipelineSettings) -> None:
+    def __init__(self, settings: PipelineSettings, *, on_open: Callable[[], object] | None = None) -> None:
         self.settings = settings
+        self._on_open = on_open
         self._names = [d.name for d in settings.destinations]
         self._path = settings.path
         self._fault_lock = threading.Lock()
         self._faults_to_record: dict[tuple[str, str], int] = {}
         self._last_drop = -QUEUE_FULL_EPISODE * 2  # monotonic time of the last drop for room
+        self._pending_state = PendingState()
+        self._stored_state: dict[str, str] | None = None  # as the file had it at the first open
         self._writer = Writer(
             self._open_writer_store,
             settings.limits,
@@ -59,6 +63,7 @@ class Pipeline:
             on_open=self._start_lanes_soon,
             on_fault=self._on_writer_fault,
             lanes=self._names,
+            state=self._pending_state,
         )
         self._losses: Losses | None = None  # dead letters and drops as the last flush left them
         self.closed = False  # stop() was called: nothing more is queued
@@ -106,7 +111,11 @@ class Pipeline:
 
         def open_it() -> SQLiteStore:
             return SQLiteStore.open(
-                self.path, clock=settings.clock, synchronous=synchronous, limits=settings.limits
+                self.path,
+                clock=settings.clock,
+                synchronous=synchronous,
+                limits=settings.limits,
+                key=settings.encryption_key,
             )
 
         try:
@@ -144,6 +153,8 @@ class Pipeline:
             store.make_room()  # incremental vacuum for a file made before it (once)
             if self._losses is None:
                 self._losses = losses(store)  # what flush() counts as lost starts from here
+            if self._stored_state is None:
+                self._stored_state = store.state()
             self._drop_orphans(store)
         except BaseException:
             store.close()
@@ -182,6 +193,21 @@ class Pipeline:
             log.error("edgetrack: the queue file %s was deleted or replaced while open; reopening", self.path)
             key = ("file_lost", kind)
         self._faults_to_record[key] = self._faults_to_record.get(key, 0) + 1
+
+    # -- the app's state -------------------------------------------------------------------
+
+    def stored_state(self, timeout: float = 5.0) -> dict[str, str]:
+        """The app's state as the queue file had it when this client opened it; ``{}`` when the
+        file cannot be read (the app goes on with a state of its own, kept in memory)."""
+        if self._pid != os.getpid() or not self._started:
+            self.start()
+        self._writer.wait_open(timeout)
+        return dict(self._stored_state or {})
+
+    def save_state(self, changes: Changes) -> None:
+        """Keep state changes in the file: with the next events' commit, or on their own soon."""
+        self._pending_state.set(changes)
+        self._writer.nudge()
 
     # -- events in -------------------------------------------------------------------------
 
@@ -240,8 +266,16 @@ class Pipeline:
     # -- the lanes -------------------------------------------------------------------------
 
     def _start_lanes_soon(self) -> None:
-        """After the first commit: build and start the lanes in a thread of their own."""
-        threading.Thread(target=self.lanes, name="edgetrack-start", daemon=True).start()
+        """After the first commit: ``on_open`` and the lanes, in a thread of their own."""
+        threading.Thread(target=self._opened, name="edgetrack-start", daemon=True).start()
+
+    def _opened(self) -> None:
+        if self._on_open is not None:
+            try:
+                self._on_open()
+            except Exception:  # a bug there must not keep the lanes from starting
+                log.exception("edgetrack: reading the app's state failed")
+        self.lanes()
 
     def lanes(self) -> list[Scheduler]:
         """One scheduler per destination, built on first need and started if the client sends
@@ -344,7 +378,9 @@ class Pipeline:
                 store = self._reader_store = None
             if store is None:
                 try:
-                    store = self._reader_store = SQLiteStore.open_reader(self.path, clock=self.settings.clock)
+                    store = self._reader_store = SQLiteStore.open_reader(
+                        self.path, clock=self.settings.clock, key=self.settings.encryption_key
+                    )
                 except StorageError:
                     log.debug("edgetrack: the queue file cannot be read yet", exc_info=True)
             yield store
@@ -407,6 +443,24 @@ class Pipeline:
     def drop_lane(self, name: str) -> int:
         with self.changing() as store:
             return store.drop_lane(name)
+
+    def lane_names(self) -> list[str]:
+        with self.reading() as store:
+            return store.lane_names() if store is not None else []
+
+    def purge_pending(self, lane: str | None) -> int:
+        """Erase pending events (``lane``'s, or all): those buffered are committed first."""
+        self.wait_committed(self.settings.shutdown_timeout)
+        with self.changing() as store:
+            return store.purge_pending(lane)
+
+    def erase_all(self, state: Changes) -> int:
+        """Erase what the file holds (events, dead letters, the app's state), leaving ``state``;
+        state changes not yet written are dropped, events not yet written are erased too."""
+        self.wait_committed(self.settings.shutdown_timeout)
+        self._pending_state.clear()
+        with self.changing() as store:
+            return store.erase_all(state)
 
 
 def _after_fork_in_child() -> None:

@@ -141,10 +141,17 @@ class Scheduler(Worker):
         if self._power is None:
             return None
         try:
-            return self._power.read(self.clock.monotonic())
+            state = self._power.read(self.clock.monotonic())
         except Exception:  # a broken probe must never stop delivery: unknown counts as mains
             log.debug("edgetrack: power probe failed", exc_info=True)
             return None
+        on_power = self.settings.on_power
+        if on_power is not None and state != self._power_state:
+            try:
+                on_power(state)
+            except Exception:
+                log.exception("edgetrack: the power change callback failed")
+        return state
 
     def radio_awake(self) -> None:
         """The app says the radio is up (or an urgent event came): send everything pending now."""

@@ -15,7 +15,7 @@ from edgetrack.policy import FlushPolicy
 from edgetrack.protocols import Clock, Destination, Sender
 
 if TYPE_CHECKING:
-    from edgetrack.power import PowerProbe
+    from edgetrack.power import PowerProbe, PowerState
     from edgetrack.retry import RetryPolicy
     from edgetrack.sending._delivery import DeliveryFailure
 
@@ -35,6 +35,7 @@ class LaneSettings(NamedTuple):
     lease: float = 120.0
     max_dead_letters: int = 1000
     rng: random.Random | None = None
+    on_power: Callable[[PowerState], None] | None = None  # a new reading (the network context)
 
 
 class PipelineSettings(NamedTuple):
@@ -51,3 +52,4 @@ class PipelineSettings(NamedTuple):
     send: bool = True
     shutdown_timeout: float = 5.0
     orphan_lane_age: float | None = 30 * 86400.0
+    encryption_key: str | None = None  # SQLCipher's key for the queue file (None: not encrypted)

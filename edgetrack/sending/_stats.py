@@ -71,6 +71,7 @@ class Stats:
     scheduler_wakeups: int = 0
     clock_trusted: bool = True
     dead_letters: int = 0
+    plugin_errors: dict[str, int] = field(default_factory=dict)  # per plugin ("<lane>:<plugin>" at send)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

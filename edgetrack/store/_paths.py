@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_path", "ensure_private_file", "load_anonymous_id", "quarantine"]
+__all__ = ["default_path", "ensure_private_file", "forget_anonymous_id", "load_anonymous_id", "quarantine"]
 
 
 def default_path(app_name: str) -> Path:
@@ -27,7 +27,8 @@ def ensure_private_file(path: Path) -> None:
 
 
 def load_anonymous_id(folder: Path) -> str:
-    """The install-wide anonymous id: made once, kept in ``anonymous_id`` beside the queue.
+    """The install-wide anonymous id: made once, kept in ``anonymous_id`` beside the queue; the
+    one a new queue file starts with (each then keeps its own, changed by ``reset()``).
 
     Written to a temporary file and hard-linked into place, so the file is never seen empty
     and the first of two processes starting together wins.
@@ -61,6 +62,14 @@ def load_anonymous_id(folder: Path) -> str:
         if tmp.exists():
             tmp.unlink()
     return candidate
+
+
+def forget_anonymous_id(folder: Path) -> None:
+    """Erase the install-wide anonymous id (``opt_out(purge=True)``); a new one is made on need."""
+    try:
+        (folder / "anonymous_id").unlink()
+    except FileNotFoundError:
+        pass
 
 
 def quarantine(path: Path, now: float) -> Path:

@@ -18,6 +18,7 @@ from edgetrack.store._dead_letters import DeadLetter
 from edgetrack.store._delivering import Claim, Dead, Settled
 from edgetrack.store._reading import LaneState
 from edgetrack.store._sql import Counts
+from edgetrack.store._state import Changes
 from edgetrack.store._timeline import Timeline
 
 __all__ = ["QueueStore"]
@@ -59,7 +60,18 @@ class QueueStore(Protocol):
         shift: float = 0.0,
         lanes: Iterable[str] = (),
         now: float = 0.0,
+        state: Changes | None = None,
     ) -> dict[str, int]: ...
+
+    # erasing
+    def purge_pending(self, lane: str | None = None) -> int: ...
+
+    def erase_all(self, state: Changes | None = None) -> int: ...
+
+    # the app's state
+    def state(self) -> dict[str, str]: ...
+
+    def save_state(self, changes: Changes) -> None: ...
 
     # delivery
     def claim(

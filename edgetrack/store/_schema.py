@@ -90,7 +90,14 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE lanes SET seen = created")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    """The app's state beside its queue (``store/_state.py``): who the user is, the session,
+    the app version last seen, opt-out. Kept in the queue file so that it is encrypted with it,
+    erased with it, and shared by the processes that share the queue."""
+    conn.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

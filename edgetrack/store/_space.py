@@ -38,6 +38,11 @@ RECLAIM_SLICE = 256  # pages handed back per transaction (1 MiB at 4 KiB a page)
 RECLAIM_AT = 64  # free pages worth reclaiming
 
 
+def _number(conn: sqlite3.Connection, pragma: str) -> int:
+    """A PRAGMA's number (SQLCipher's driver gives some as text)."""
+    return int(conn.execute(f"PRAGMA {pragma}").fetchone()[0])
+
+
 def wal_budget(limits: QueueLimits) -> int:
     """Bytes the WAL may keep between checkpoints."""
     return min(4 * 1024 * 1024, limits.max_bytes // 8)
@@ -53,7 +58,7 @@ def file_budget(limits: QueueLimits) -> int:
 
 def set_up(conn: sqlite3.Connection, limits: QueueLimits) -> None:
     """Per-connection settings that bound the WAL (run once a connection, outside transactions)."""
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    page_size = _number(conn, "page_size")
     wal = wal_budget(limits)
     conn.execute(f"PRAGMA journal_size_limit={wal}")
     conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal // page_size)}")
@@ -62,21 +67,21 @@ def set_up(conn: sqlite3.Connection, limits: QueueLimits) -> None:
 def convert(conn: sqlite3.Connection) -> bool:
     """Turn on incremental vacuum in a file made without it (one ``VACUUM``); False when another
     connection is busy with the file (the next writer's open tries again)."""
-    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+    if _number(conn, "auto_vacuum") == 2:
         return True
     try:
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("VACUUM")
-    except sqlite3.OperationalError:
+    except Exception as exc:  # an OperationalError of either driver (sqlite3's or SQLCipher's)
+        if type(exc).__name__ != "OperationalError":
+            raise
         return False
     return True
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:
     """Bytes of the file's pages that hold data (free pages are about to be handed back)."""
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-    return int((pages - free) * conn.execute("PRAGMA page_size").fetchone()[0])
+    return (_number(conn, "page_count") - _number(conn, "freelist_count")) * _number(conn, "page_size")
 
 
 def reclaim(conn: sqlite3.Connection, *, everything: bool = False) -> int:
@@ -86,7 +91,7 @@ def reclaim(conn: sqlite3.Connection, *, everything: bool = False) -> int:
     ``executescript``, because Python's ``execute`` steps a statement without result columns
     once, and ``incremental_vacuum`` frees one page a step.
     """
-    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    free = _number(conn, "freelist_count")
     if free >= RECLAIM_AT or (everything and free):
         pages = free if everything else min(free, RECLAIM_SLICE)
         conn.executescript(f"PRAGMA incremental_vacuum({pages});")

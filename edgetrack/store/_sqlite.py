@@ -25,10 +25,16 @@ from edgetrack.store import (
     _appending as appending,
 )
 from edgetrack.store import (
+    _cipher as cipher,
+)
+from edgetrack.store import (
     _dead_letters as dead_letters,
 )
 from edgetrack.store import (
     _delivering as delivering,
+)
+from edgetrack.store import (
+    _erasing as erasing,
 )
 from edgetrack.store import (
     _forksafe as forksafe,
@@ -42,6 +48,9 @@ from edgetrack.store import (
 from edgetrack.store import (
     _space as space,
 )
+from edgetrack.store import (
+    _state as app_state,
+)
 from edgetrack.store._appending import Row, Rows
 from edgetrack.store._dead_letters import DeadLetter
 from edgetrack.store._delivering import Claim, Dead, Failure, Settled
@@ -49,6 +58,7 @@ from edgetrack.store._paths import ensure_private_file, quarantine
 from edgetrack.store._reading import LaneState
 from edgetrack.store._schema import check_version, migrate
 from edgetrack.store._sql import Counts, bump
+from edgetrack.store._state import Changes
 from edgetrack.store._timeline import Timeline, establish
 
 __all__ = ["Claim", "DeadLetter", "Failure", "LaneState", "Row", "SQLiteStore", "Settled", "classify"]
@@ -93,14 +103,29 @@ def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+        except cipher.database_errors() as exc:
+            if not cipher.is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
 
-def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    return sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+def _storage_error(what: str, path: Path, key: str | None, exc: BaseException) -> StorageError:
+    """A ``StorageError`` for ``exc``; a file that is not a database to this key (a wrong key,
+    or an encrypted file opened without one) is of kind ``key``, never ``corrupt``: it is not
+    moved aside."""
+    kind = classify(exc)
+    if kind == "corrupt" and "not a database" in str(exc).lower():
+        if key is not None:
+            return StorageError(
+                f"{what}: it does not open with this encryption_key (a wrong key, or a file that is not "
+                "encrypted); nothing was changed",
+                "key",
+            )
+        if cipher.looks_encrypted(path):
+            return StorageError(
+                f"{what}: it is encrypted; pass its encryption_key (EDGETRACK_KEY for the CLI)", "key"
+            )
+    return StorageError(f"{what}: {exc}", kind)
 
 
 class SQLiteStore:
@@ -127,9 +152,10 @@ class SQLiteStore:
         synchronous: str = "NORMAL",
         busy_timeout: float = 5.0,
         limits: QueueLimits | None = None,
+        key: str | None = None,
     ) -> SQLiteStore:
         """Open (creating owner-only if needed) and migrate the queue file; with ``limits``, bound
-        the WAL this connection keeps (``_space``)."""
+        the WAL this connection keeps (``_space``); with ``key``, through SQLCipher (``_cipher``)."""
         path = Path(path)
         ensure_private_file(path)
 
@@ -142,11 +168,16 @@ class SQLiteStore:
             migrate(conn)
             return establish(conn, clock or SystemClock(), record=True)
 
-        return cls._connected(path, busy_timeout, set_up, "cannot use the queue file")
+        return cls._connected(path, busy_timeout, key, set_up, "cannot use the queue file")
 
     @classmethod
     def open_reader(
-        cls, path: Path | str, *, clock: Clock | None = None, busy_timeout: float = 1.0
+        cls,
+        path: Path | str,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = 1.0,
+        key: str | None = None,
     ) -> SQLiteStore:
         """Open an existing, current queue file for reading only (``PRAGMA query_only``): no
         migration, no lane set-up, nothing recorded. A WAL reader never waits for a writer."""
@@ -159,42 +190,47 @@ class SQLiteStore:
             check_version(conn, path)
             return establish(conn, clock or SystemClock(), record=False)
 
-        return cls._connected(path, busy_timeout, set_up, "cannot read the queue file")
+        return cls._connected(path, busy_timeout, key, set_up, "cannot read the queue file")
 
     @classmethod
     def _connected(
-        cls, path: Path, busy_timeout: float, set_up: Callable[[sqlite3.Connection], Timeline], failing: str
+        cls,
+        path: Path,
+        busy_timeout: float,
+        key: str | None,
+        set_up: Callable[[sqlite3.Connection], Timeline],
+        failing: str,
     ) -> SQLiteStore:
         """A connection to ``path`` made ready by ``set_up``, or a ``StorageError`` that says what
         is wrong (the connection closed)."""
         with forksafe.inside():
-            conn = _connect(path, busy_timeout)
+            conn = cipher.connect(str(path), busy_timeout, key)
             try:
                 timeline = set_up(conn)
-            except sqlite3.DatabaseError as exc:
+            except cipher.database_errors() as exc:
                 conn.close()
-                raise StorageError(f"{failing} {path}: {exc}", classify(exc)) from exc
+                raise _storage_error(f"{failing} {path}", path, key, exc) from exc
             except BaseException:
                 conn.close()
                 raise
         return cls(conn, path, timeline)
 
     @staticmethod
-    def check(path: Path, busy_timeout: float) -> None:
+    def check(path: Path, busy_timeout: float, key: str | None = None) -> None:
         """Raise ``StorageError`` (with its ``kind``) unless ``path`` is an edgetrack queue file;
         reads only (``mode=ro``), so a file named by mistake is never created or changed."""
         if not path.exists():
             raise StorageError(f"no queue file at {path}", "missing")
         try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open {path}: {exc}", classify(exc)) from exc
+            conn = cipher.connect(f"{path.resolve().as_uri()}?mode=ro", busy_timeout, key, uri=True)
+        except cipher.database_errors() as exc:
+            raise _storage_error(f"cannot open {path}", path, key, exc) from exc
         try:
             query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'events', 'lanes')"
             if len(conn.execute(query).fetchall()) != 3:
                 raise StorageError(f"{path} is a SQLite file but not an edgetrack queue file", "foreign")
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"cannot read the queue file {path}: {exc}", classify(exc)) from exc
+        except cipher.database_errors() as exc:
+            raise _storage_error(f"cannot read the queue file {path}", path, key, exc) from exc
         finally:
             conn.close()
 
@@ -308,16 +344,20 @@ class SQLiteStore:
         shift: float = 0.0,
         lanes: Iterable[str] = (),
         now: float = 0.0,
+        state: Changes | None = None,
     ) -> dict[str, int]:
         """Insert events in one transaction, trimming the oldest past the caps; returns the
         events dropped per lane (normally none). ``shift`` is added to each row's ``created``
         (the writer's rows carry monotonic readings); ``lanes`` are made sure of first, in the
-        same transaction (a lane another process dropped exists again before these events)."""
+        same transaction (a lane another process dropped exists again before these events);
+        ``state`` changes are saved in it too (an identify commits with the user it names)."""
         full = cast("Sequence[Row]", rows)
         if rows and len(rows[0]) == 5:  # (type, message_id, body, size, created): no wall time
             full = [(row[0], row[1], row[2], row[3], row[4], None) for row in rows]
         statements = _INSERT if not shift else self._shifted.get(shift) or self._shift(shift)
         with self._tx() as conn:
+            if state:
+                app_state.save(conn, state)
             dropped = appending.append(conn, full, statements, limits, lanes, now)
         if dropped:
             self._reclaim(everything=True)
@@ -326,6 +366,38 @@ class SQLiteStore:
     def _shift(self, shift: float) -> dict[int, str]:
         found = self._shifted[shift] = appending.insert_statements(shift)
         return found
+
+    # -- erasing ---------------------------------------------------------------------------
+
+    def purge_pending(self, lane: str | None = None) -> int:
+        """Erase the events pending for ``lane`` (for every lane: None); returns how many."""
+        with self._tx() as conn:
+            erased = erasing.purge_pending(conn, lane)
+        self._reclaim(everything=True)
+        return erased
+
+    def erase_all(self, state: Changes | None = None) -> int:
+        """Erase the pending events, the dead letters and the app's state (then set ``state``,
+        in the same transaction), and scrub the file and its WAL of them; returns the events
+        erased."""
+        with self._tx() as conn:
+            erased = erasing.erase_all(conn)
+            if state:
+                app_state.save(conn, state)
+        with self._read() as conn:
+            erasing.scrub(conn)
+        return erased
+
+    # -- the app's state -------------------------------------------------------------------
+
+    def state(self) -> dict[str, str]:
+        """The app's state kept in the file (``_state``)."""
+        with self._read() as conn:
+            return app_state.load(conn)
+
+    def save_state(self, changes: Changes) -> None:
+        with self._tx() as conn:
+            app_state.save(conn, changes)
 
     # -- delivering ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from edgetrack._worker import Worker
 from edgetrack.config import QueueLimits
+from edgetrack.store._state import PendingState
 
 if TYPE_CHECKING:
     from edgetrack.store._sqlite import Row, SQLiteStore
@@ -57,6 +58,7 @@ class Writer(Worker):
         on_open: Callable[[], object] | None = None,
         on_fault: Callable[[str, Exception | None], None] | None = None,
         lanes: Sequence[str] = (),
+        state: PendingState | None = None,
         max_buffer: int = 500,
         full_wait: float = 2.0,
     ) -> None:
@@ -66,6 +68,7 @@ class Writer(Worker):
         self._on_open = on_open
         self._on_fault = on_fault
         self._lanes = tuple(lanes)
+        self._state = state if state is not None else PendingState()
         self._max_buffer = max_buffer
         self._full_wait = full_wait
         super().__init__("edgetrack-writer")
@@ -184,6 +187,11 @@ class Writer(Worker):
                 self._progress.wait(left)
             return True
 
+    def nudge(self) -> None:
+        """State changed with no row to carry it: commit it soon."""
+        with self._lock:
+            self._wake.notify()
+
     @property
     def committed(self) -> int:
         """Rows written (or refused) so far, comparable with the numbers ``put`` returns."""
@@ -263,13 +271,14 @@ class Writer(Worker):
             self._written(group, dropped)
 
     def _next_group(self) -> list[Row] | None:
-        """Wait for rows and take up to ``MAX_GROUP`` of them; None when stopping with none."""
+        """Wait for rows (or state changes) and take up to ``MAX_GROUP`` rows; None when
+        stopping with nothing to write."""
         with self._lock:
             self._idle = True  # set before looking, so a lock-free put cannot slip by
-            while not self._buffer and not self._stopping:
+            while not self._buffer and not self._state and not self._stopping:
                 self._wake.wait()
             self._idle = False
-            if not self._buffer:
+            if not self._buffer and not self._state:
                 return None
             group = self._buffer[:MAX_GROUP]
             del self._buffer[: len(group)]  # not MAX_GROUP: a put may have just appended
@@ -287,11 +296,21 @@ class Writer(Worker):
         return dropped
 
     def _append(self, store: SQLiteStore, group: list[Row]) -> dict[str, int]:
+        """One transaction: the rows, and the state changes made before they were taken."""
+        changes = self._state.snapshot() or None
+        if not group:
+            if changes:
+                store.save_state(changes)
+                self._state.written(changes)
+            return {}
         now = store.now()
         refresh = self._lanes if now - self._refreshed >= LANE_REFRESH else ()
-        dropped = store.append(group, self._limits, shift=store.timeline.offset, lanes=refresh, now=now)
+        shift = store.timeline.offset
+        dropped = store.append(group, self._limits, shift=shift, lanes=refresh, now=now, state=changes)
         if refresh:
             self._refreshed = now
+        if changes:
+            self._state.written(changes)
         return dropped
 
     def _usable_store(self) -> SQLiteStore:

@@ -8,8 +8,10 @@
 Options after ``--`` are the app's (Kivy reads the ones before it). Events go to Intilery when
 ``INTILERY_WRITE_KEY`` is set (``INTILERY_ENDPOINT`` for another host); otherwise to an emulator
 started in-process (see ``tracking.py``, which also runs the same session without a window).
-``bind_kivy`` ties the client to the app: pause and resume re-read the power state, stop shuts
-the client down (sending what it can in 2 s; the rest stays queued on disk).
+``bind_kivy`` ties the client to the app: start sends ``Application Opened``, pause
+``Application Backgrounded`` and resume ``Application Opened`` again (re-reading the power
+state), and stop shuts the client down (sending what it can in 2 s; the rest stays queued on
+disk). ``Application Installed`` arrives on the first run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kivy.clock import Clock
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
-from tracking import APP_NAME, Shop, intilery
+from tracking import APP_BUILD, APP_NAME, APP_VERSION, Shop, intilery
 
 from edgetrack import Client
 from edgetrack.destinations import IntileryMobile
@@ -38,7 +40,9 @@ class ShopApp(App):
         self.clicks = clicks
 
     def build(self) -> BoxLayout:
-        self.analytics = Client([self.destination], app_name=APP_NAME)
+        self.analytics = Client(
+            [self.destination], app_name=APP_NAME, app_version=APP_VERSION, app_build=APP_BUILD
+        )
         bind_kivy(self, self.analytics)
         self.shop = Shop(self.analytics)
         self.label = Label(text="Your cart is empty")

@@ -4,7 +4,8 @@
 
 Events go to Intilery when ``INTILERY_WRITE_KEY`` is set (``INTILERY_ENDPOINT`` for another host,
 such as the URL ``edgetrack serve`` prints); without a key, to an emulator started in-process,
-which prints what it received at the end.
+which prints what it received at the end. The lifecycle events arrive too: ``Application
+Installed`` on the first run (``Updated`` after a version change), ``Application Opened``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
 
 APP_NAME = "kivy-shop"  # names the queue's folder: keep it stable across versions
+APP_VERSION, APP_BUILD = "1.0.0", "1"  # Application Installed / Updated say which
 PRODUCTS = ("Espresso", "Croissant", "Orange juice")
 
 
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The Kivy shop's session, without a window.")
     parser.add_argument("--clicks", type=int, default=3, help="times 'Add to cart' is pressed")
     args = parser.parse_args(argv)
-    with intilery() as destination, Client([destination], app_name=APP_NAME) as client:
+    with (
+        intilery() as destination,
+        Client([destination], app_name=APP_NAME, app_version=APP_VERSION, app_build=APP_BUILD) as client,
+    ):
+        client.app_opened()  # what bind_kivy does on the app's on_start
         shop = Shop(client)
         shop.opened()
         for _ in range(args.clicks):

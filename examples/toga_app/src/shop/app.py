@@ -6,9 +6,11 @@
 
 Events go to Intilery when ``INTILERY_WRITE_KEY`` is set (``INTILERY_ENDPOINT`` for another host,
 such as the URL ``edgetrack serve`` prints); otherwise to an emulator started in the app, which
-prints each upload it accepts. ``bind_toga`` ties the client to the app: hiding and showing the
-window re-read the power state, exit shuts the client down (sending what it can in 2 s; the
-rest stays queued on disk for the next start).
+prints each upload it accepts. ``bind_toga`` ties the client to the app: binding sends
+``Application Opened``, hiding the window ``Application Backgrounded`` and showing it again
+``Application Opened`` (each re-reading the power state), exit shuts the client down (sending
+what it can in 2 s; the rest stays queued on disk for the next start). ``Application Installed``
+arrives on the first run.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Shop(toga.App):
             path=self.paths.data / "edgetrack" / "queue.db",  # the app's private storage on every platform
             app_name=self.app_name,
             app_version=self.version,
+            app_namespace=self.app_id,
         )
         bind_toga(self, self.analytics)  # after main_window is set: it binds on_hide / on_show too
         self.analytics.screen(name="Shop")
@@ -71,4 +74,4 @@ class Shop(toga.App):
 
 def main() -> Shop:
     # Briefcase supplies these from pyproject.toml; naming them here lets `python -m shop` run too.
-    return Shop("Shop", "com.example.edgetrack.shop")
+    return Shop("Shop", "com.example.edgetrack.shop", version="0.1.0")
