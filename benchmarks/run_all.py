@@ -7,7 +7,7 @@ Runs, in turn (each its own process; each docstring says how every system is con
 ``enqueue.py`` (``track()`` rate and latency, start-up), ``e2e.py`` (delivered/s, CPU, bytes and
 requests; with ``--profile``: a py-spy profile of edgetrack), ``backlog.py`` (one million events offline
 then drained: time and RSS), ``faults.py`` (events lost through 429s, a 413, a poisoned event and an
-outage) and ``energy.py`` (radio energy, simulated). ``--quick`` passes on to each (a smoke run:
+outage), ``energy.py`` (radio energy, simulated) and ``plugins.py`` (what 0, 1 and 3 plugins cost ``track()``). ``--quick`` passes on to each (a smoke run:
 smaller N, a 100,000-event backlog, shorter traces).
 
 Then it reads their ``results/*.json`` (only files written by this run, unless ``--report-only``) and
@@ -42,6 +42,7 @@ BENCHMARKS = {
     "backlog": ["backlog.py"],
     "faults": ["faults.py"],
     "energy": ["energy.py"],
+    "plugins": ["plugins.py"],
 }
 COLUMNS = ["edgetrack", "segment", "posthog", "persist-queue", "SQLite limit"]
 PACKAGES = ["edgetrack", "segment-analytics-python", "posthog", "persist-queue"]
@@ -143,6 +144,7 @@ def build(res: dict[str, Any], quick: bool) -> Table:
     guard(t, res, "enqueue", ["start-up"], lambda: startup_rows(t, res["enqueue"]))
     guard(t, res, "faults", ["faults: good events lost"], lambda: faults_rows(t, res["faults"]))
     guard(t, res, "energy", ["energy targets"], lambda: energy_rows(t, res["energy"]))
+    guard(t, res, "plugins", ["track() with plugins"], lambda: plugin_rows(t, res["plugins"]))
     return t
 
 
@@ -327,6 +329,20 @@ def faults_rows(t: Table, r: dict[str, Any]) -> None:
         "  faults: duplicated deliveries",
         {"edgetrack": str(e["duplicates"]), "segment": str(s["duplicates"])},
     )
+
+
+def plugin_rows(t: Table, r: dict[str, Any]) -> None:
+    """track() with 0, 1 and 3 plugins (send=False): the rate against segment's, and what the
+    timeline adds per plugin beyond the plugins' own code."""
+    segment = r["segment"]["calls_per_s"]
+    for count in ("0", "1", "3"):
+        row = r[count]
+        extra = f", +{row['overhead_us_per_plugin']:.2f} us a plugin over its own code" if count != "0" else ""
+        t.add(
+            f"track() calls/s with {count} plugin{'s' * (count != '1')} (send=False){extra}",
+            {"edgetrack": fmt(row["calls_per_s"]), "segment": fmt(segment)},
+            x(row["calls_per_s"], segment) + " segment (send=False)",
+        )
 
 
 def energy_rows(t: Table, r: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ which owns the queue file, the group-commit writer and one scheduler per destina
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
@@ -36,6 +37,7 @@ from edgetrack.envelope import (
     track_fields,
     view_fields,
 )
+from edgetrack.envelope._call import optional_id
 from edgetrack.errors import ConfigError, EventValueError
 from edgetrack.plugins import BeforeSend, Plugin, Timeline
 from edgetrack.policy import FlushPolicy
@@ -374,11 +376,13 @@ class Client:
         """The message through the before and enrichment plugins, then encoded; a sentence
         saying which plugin dropped it. What a plugin breaks is left out, never the event."""
         builder = self._builder
-        message = builder.message(call, wall, ambient)
-        call = call._replace(message_id=message["messageId"])  # the same message, made again
+        # deep copies: a plugin that changes the event in place (then fails, or not) must change
+        # neither the caller's dicts, nor the cached context, nor what fresh() makes again
+        message = copy.deepcopy(builder.message(call, wall, ambient))
+        message_id = message["messageId"]
 
-        def fresh() -> dict[str, Any]:
-            return builder.message(call, wall, ambient)
+        def fresh() -> dict[str, Any]:  # the same message, made again (only if a plugin failed)
+            return copy.deepcopy(builder.message(call._replace(message_id=message_id), wall, ambient))
 
         event, dropped_by = self._plugins.run(message, fresh)
         if event is None:
@@ -391,14 +395,18 @@ class Client:
         else:
             problem = "changed the event's type or messageId"
         self._plugins.failed("plugins", problem)
-        return builder.encode(call.kind, fresh(), ambient)
+        return builder.encode(call.kind, fresh(), ambient)  # what no plugin touched
 
     def _remember(self, call: Call, msg: dict[str, Any]) -> None:
+        # the ids the app gave (as the wire has them), not what a plugin made of them: a plugin
+        # that pseudonymises userId would otherwise be fed its own output on the next call
         identity = self._app.identity
         if call.kind == "identify":
-            identity.identified(msg.get("userId"), call.fields["traits"])
+            identity.identified(optional_id("user_id", call.user_id), call.fields["traits"])
         elif call.kind == "alias":
-            identity.aliased(msg["previousId"], msg["userId"])
+            user_id = optional_id("user_id", call.user_id)
+            if user_id is not None:
+                identity.aliased(call.fields["previousId"], user_id)
 
     # -- who, privacy, sessions, lifecycle, plugins (analytics-kotlin's semantics) ----------
 

@@ -126,27 +126,40 @@ class Timeline:
         """The event after every before/enrichment (or destination) plugin, or None and the
         name of the plugin that dropped it. A plugin that fails is left out, and the others run
         again on ``fresh()`` (the event as it was: the failed one may have half changed it)."""
-        plugins = self._caller
-        failed: set[int] = set()
-        index = 0
-        while index < len(plugins):
-            if index in failed:
-                index += 1
+        skip: set[int] = set()
+        while True:
+            found, failed = self._pass(event, skip)
+            if failed < 0:
+                return found
+            skip.add(failed)
+            event = fresh()
+
+    def _pass(self, event: Event, skip: set[int]) -> tuple[tuple[Event | None, str], int]:
+        """One pass over the plugins (but ``skip``): the outcome, and -1; or the index of a
+        plugin that failed."""
+        for index, plugin in enumerate(self._caller):
+            if index in skip:
                 continue
-            plugin = plugins[index]
-            found, problem = self._process(plugin, event)
-            if problem:
-                self.failed(plugin_name(plugin), problem)
-                failed.add(index)
-                event, index = fresh(), 0
-                continue
+            kind = event.get("type")
+            try:
+                found = plugin.process(event)
+            except Exception as exc:
+                self.failed(plugin_name(plugin), f"raised {type(exc).__name__}: {exc}")
+                return (None, ""), index
             if found is None:
                 name = plugin_name(plugin)
                 self.dropped[name] = self.dropped.get(name, 0) + 1
-                return None, name
+                return (None, name), -1
+            if not isinstance(found, dict):
+                self.failed(plugin_name(plugin), f"returned a {type(found).__name__}, not a dict or None")
+                return (None, ""), index
+            message_id = found.get("messageId")
+            if found.get("type") != kind or not isinstance(message_id, str) or not message_id:
+                # not the event any more (a lane could not send it): left out, like a failure
+                self.failed(plugin_name(plugin), "changed the event's type or messageId")
+                return (None, ""), index
             event = found
-            index += 1
-        return event, ""
+        return (event, ""), -1
 
     def run_after(self, event: Event) -> None:
         for plugin in self._after:

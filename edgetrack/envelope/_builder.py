@@ -374,14 +374,18 @@ class MessageBuilder:
         context is spliced in when it is still the ambient one."""
         ambient = ambient or self.ambient
         context = msg.pop("context", None)
-        if context == ambient.context:
-            body = self._dumps(kind, msg)[:-1] + ambient.json
-        elif context is None:
-            body = self._dumps(kind, msg)
-        else:
+        try:
+            if context == ambient.context:  # the common case: splice the encoded context in
+                body = _fast(msg)[:-1] + ambient.json
+            else:
+                if context is not None:
+                    msg["context"] = context
+                body = _fast(msg)
+        except (TypeError, ValueError, RecursionError):
+            self._dumps(kind, msg)  # raises, naming the value and what to change
+            raise  # pragma: no cover - the slow path always raises where the fast one did
+        finally:
             msg["context"] = context
-            body = self._dumps(kind, msg)
-        msg["context"] = context
         return _segment_keys(kind, msg), body, self._size(kind, msg, body)
 
     def _message(
