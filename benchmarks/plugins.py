@@ -151,7 +151,10 @@ def main() -> None:
         row["ratio_vs_segment"] = row["calls_per_s"] / results["segment"]["calls_per_s"]
     results["0"]["ratio_vs_segment"] = results["0"]["calls_per_s"] / results["segment"]["calls_per_s"]
     print(f"N={n} track() calls (send=False), best of {rounds} rounds, median of 3 processes each")
-    print(f"{'configuration':<14}{'calls/s':>10}{'CPU us/call':>13}{'plugins own us':>16}{'overhead us/plugin':>20}{'vs segment':>12}")
+    print(
+        f"{'configuration':<14}{'calls/s':>10}{'CPU us/call':>13}{'plugins own us':>16}"
+        f"{'overhead us/plugin':>20}{'vs segment':>12}"
+    )
     for key in ("0", "1", "3"):
         row = results[key]
         print(

@@ -7,8 +7,9 @@ Runs, in turn (each its own process; each docstring says how every system is con
 ``enqueue.py`` (``track()`` rate and latency, start-up), ``e2e.py`` (delivered/s, CPU, bytes and
 requests; with ``--profile``: a py-spy profile of edgetrack), ``backlog.py`` (one million events offline
 then drained: time and RSS), ``faults.py`` (events lost through 429s, a 413, a poisoned event and an
-outage), ``energy.py`` (radio energy, simulated) and ``plugins.py`` (what 0, 1 and 3 plugins cost ``track()``). ``--quick`` passes on to each (a smoke run:
-smaller N, a 100,000-event backlog, shorter traces).
+outage), ``energy.py`` (radio energy, simulated) and ``plugins.py`` (what 0, 1 and 3 plugins cost
+``track()``). ``--quick`` passes on to each (a smoke run: smaller N, a 100,000-event backlog, shorter
+traces).
 
 Then it reads their ``results/*.json`` (only files written by this run, unless ``--report-only``) and
 writes ``results/summary.json``, ``results/summary.md`` (the table as Markdown, ready for the README)
@@ -337,7 +338,9 @@ def plugin_rows(t: Table, r: dict[str, Any]) -> None:
     segment = r["segment"]["calls_per_s"]
     for count in ("0", "1", "3"):
         row = r[count]
-        extra = f", +{row['overhead_us_per_plugin']:.2f} us a plugin over its own code" if count != "0" else ""
+        extra = (
+            f", +{row['overhead_us_per_plugin']:.2f} us a plugin over its own code" if count != "0" else ""
+        )
         t.add(
             f"track() calls/s with {count} plugin{'s' * (count != '1')} (send=False){extra}",
             {"edgetrack": fmt(row["calls_per_s"]), "segment": fmt(segment)},
