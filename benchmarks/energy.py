@@ -482,8 +482,8 @@ def build_edgetrack_scheduler(
     destination = IntileryMobile("bench-key", endpoint="http://127.0.0.1:9", allow_http=True)
 
     def open_store() -> SQLiteStore:
-        store = SQLiteStore.open(path, synchronous="OFF")
-        store.ensure_lanes([destination.name], clock.now())
+        store = SQLiteStore.open(path, synchronous="OFF", clock=clock)  # queue time: the trace's
+        store.ensure_lanes([destination.name], store.now())
         return store
 
     settings = LaneSettings(
@@ -555,8 +555,8 @@ def run_edgetrack(
             power=TracePower(trace, clock),
             **policy_kwargs,
         )
-        store = SQLiteStore.open(path, synchronous="OFF")
-        store.ensure_lanes(list(scheduler.destinations), clock.now())
+        store = SQLiteStore.open(path, synchronous="OFF", clock=clock)
+        store.ensure_lanes([scheduler.destination.name], store.now())
         make_row = track_rows(trace, clock)
         sizes: list[int] = []
         deadline: float | None = None
