@@ -9,7 +9,6 @@ which owns the queue file, the group-commit writer and one scheduler per destina
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import os
@@ -376,13 +375,13 @@ class Client:
         """The message through the before and enrichment plugins, then encoded; a sentence
         saying which plugin dropped it. What a plugin breaks is left out, never the event."""
         builder = self._builder
-        # deep copies: a plugin that changes the event in place (then fails, or not) must change
-        # neither the caller's dicts, nor the cached context, nor what fresh() makes again
-        message = copy.deepcopy(builder.message(call, wall, ambient))
+        # message() copies all the way down: a plugin that changes the event in place (then
+        # fails, or not) changes neither the caller's dicts, nor the context, nor fresh()'s
+        message = builder.message(call, wall, ambient)
         message_id = message["messageId"]
 
         def fresh() -> dict[str, Any]:  # the same message, made again (only if a plugin failed)
-            return copy.deepcopy(builder.message(call._replace(message_id=message_id), wall, ambient))
+            return builder.message(call._replace(message_id=message_id), wall, ambient)
 
         event, dropped_by = self._plugins.run(message, fresh)
         if event is None:

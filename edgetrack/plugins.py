@@ -34,7 +34,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from edgetrack.errors import ConfigError
 
-__all__ = ["BeforeSend", "DropEvents", "Kind", "Plugin", "Redact", "Sample", "Timeline", "plugin_name"]
+__all__ = [
+    "BeforeSend",
+    "DropEvents",
+    "Kind",
+    "Plugin",
+    "Redact",
+    "Sample",
+    "Timeline",
+    "plugin_name",
+]
 
 log = logging.getLogger(__name__)
 
