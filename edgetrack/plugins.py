@@ -88,6 +88,8 @@ class Timeline:
         self._plugins: tuple[Plugin, ...] = ()
         self._caller: tuple[Plugin, ...] = ()  # before, then enrichment
         self._after: tuple[Plugin, ...] = ()
+        self.caller = False  # whether any plugin runs before the event is queued (read per call)
+        self.after = False  # whether any runs after
         self._reported: set[str] = set()
         self.dropped: dict[str, int] = {}
         self.errors: dict[str, int] = {}
@@ -96,15 +98,6 @@ class Timeline:
 
     def __bool__(self) -> bool:
         return bool(self._plugins)
-
-    @property
-    def caller(self) -> bool:
-        """Whether any plugin runs before the event is queued."""
-        return bool(self._caller)
-
-    @property
-    def after(self) -> bool:
-        return bool(self._after)
 
     def add(self, plugin: object) -> None:
         checked = check_plugin(plugin, destination=self._destination)
@@ -125,11 +118,12 @@ class Timeline:
         self._plugins = plugins
         if self._destination:
             self._caller, self._after = plugins, ()
-            return
-        self._caller = tuple(p for p in plugins if p.kind == "before") + tuple(
-            p for p in plugins if p.kind == "enrichment"
-        )
-        self._after = tuple(p for p in plugins if p.kind == "after")
+        else:
+            self._caller = tuple(p for p in plugins if p.kind == "before") + tuple(
+                p for p in plugins if p.kind == "enrichment"
+            )
+            self._after = tuple(p for p in plugins if p.kind == "after")
+        self.caller, self.after = bool(self._caller), bool(self._after)
 
     def run(self, event: Event, fresh: Callable[[], Event]) -> tuple[Event | None, str]:
         """The event after every before/enrichment (or destination) plugin, or None and the

@@ -89,7 +89,8 @@ class App:
     def prepare(self, call: Call, mono: float) -> tuple[Call, Ambient] | None:
         """The call with the remembered ids filled in (when it names none) and the context to
         splice in; None while the user has opted out."""
-        self.ready()
+        if self._state is None:
+            self.ready()
         if self.opted_out:
             return None
         traits_version = 0

@@ -53,12 +53,15 @@ class Session:
     def touch(self, mono: float) -> tuple[int, bool]:
         """The session an event at monotonic time ``mono`` belongs to, and whether it is the
         session's first event (a new session starts when the last one has timed out)."""
-        if self._stale(mono):
+        if self.id is None or mono - self._last > self.timeout or self._background is not None:
             with self._lock:
                 if self._stale(mono):  # another thread may have started one meanwhile
                     self._begin(None, mono)
         self._last = mono
-        first, self._fresh = self._fresh, False
+        first = False
+        if self._fresh:  # the session's first event: exactly one caller gets sessionStart
+            with self._lock:
+                first, self._fresh = self._fresh, False
         if mono - self._saved >= SAVE_EVERY:
             self._saved = mono
             self._save({SESSION_LAST: repr(mono)})  # rides with this event's commit
