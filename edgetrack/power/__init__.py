@@ -32,6 +32,7 @@ from edgetrack.power._base import (
     NotifyingProbe,
     PowerProbe,
     PowerState,
+    PushingProbe,
 )
 from edgetrack.power.android import AndroidPower
 from edgetrack.power.ios import IosPower
@@ -52,6 +53,7 @@ __all__ = [
     "PowerProbe",
     "PowerState",
     "PsutilPower",
+    "PushingProbe",
     "StaticPower",
     "default_probe",
 ]
