@@ -11,6 +11,10 @@ Reads plain files only (no subprocess, no D-Bus), so a reading costs a few dozen
 * ``/proc/net/route`` and ``/proc/net/ipv6_route``: a default route on a non-loopback interface
   means online. The interface of the preferred route guesses "metered" the way NetworkManager
   guesses from the device type (cellular modems: ``ww*``, ``ppp*``, ``rmnet*``).
+
+While a scheduler is subscribed, a netlink listener (``_netlink``) tells the probe of every
+route, link, address and power-supply change as the kernel makes it: no polling, and no
+wake-up while nothing changes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgetrack.power._base import DEFAULT_TTL, CachingProbe, PowerState
+from edgetrack.power._netlink import NetlinkListener
 
 __all__ = ["LinuxPower"]
 
@@ -59,6 +64,24 @@ class LinuxPower(CachingProbe):
         self.root = os.fspath(root)
         self.proc_root = os.fspath(proc_root)
         self.metered_interfaces = tuple(metered_interfaces)
+        self._netlink: NetlinkListener | None = None
+
+    def start_listening(self) -> str | None:
+        """Netlink: route, link and address changes, and power-supply uevents (``_netlink``)."""
+        listener = NetlinkListener(self.changed)
+        name = listener.start()
+        self._netlink = listener if name is not None else None
+        return name
+
+    def stop_listening(self) -> None:
+        listener, self._netlink = self._netlink, None
+        if listener is not None:
+            listener.stop()
+
+    def forget_listener(self) -> None:
+        listener, self._netlink = self._netlink, None
+        if listener is not None:
+            listener.forget()
 
     def probe(self) -> PowerState:
         supplies: list[_Supply] = self._part("power supplies", self._supplies, [])

@@ -417,6 +417,7 @@ class Pipeline:
             write_errors=writer.errors,
             last_write_error=writer.last_error,
             scheduler_wakeups=sum(lane.wakeups for lane in self._lanes or ()),
+            power_updates=next((lane.power_updates for lane in self._lanes or ()), "none"),
         )
 
     def pending_events(self, lanes: Sequence[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 
 from edgetrack._worker import Worker
-from edgetrack.power import CachedProbe, NotifyingProbe, PowerProbe, PowerState
+from edgetrack.power import CachedProbe, NotifyingProbe, PowerProbe, PowerState, PushingProbe
 from edgetrack.protocols import Clock, Destination, Sender
 from edgetrack.retry import RetryPolicy
 from edgetrack.sending._delivery import LaneDelivery
@@ -63,8 +63,6 @@ class Scheduler(Worker):
         self.clock = clock
         self._open_store = open_store
         self._power = power
-        if isinstance(power, NotifyingProbe):  # told of changes (ManualPower): wake at once
-            power.subscribe(lambda _state: self.power_changed())
         self._power_state: PowerState | None = None
         self._offline_wait = OFFLINE_PROBE_MIN
         self._rng = settings.rng or random.Random()
@@ -83,6 +81,7 @@ class Scheduler(Worker):
         self.owner = make_owner(uuid.uuid4().hex[:8])
         LIVE_OWNERS.add(self.owner)  # another client of this process must respect our leases
         self._flushed = threading.Condition(self._lock)
+        self._unsubscribe: list[Callable[[], None]] = []  # the parent's are not the child's
         self._signalled = False
         self._deadline: float | None = None
         self._need = 1
@@ -119,6 +118,8 @@ class Scheduler(Worker):
         store = self._get_store()
         self._power_state = self._read_power()
         radio_awake, self._radio_awake = self._radio_awake, False
+        if not radio_awake and isinstance(self._power, PushingProbe) and self._power.push is not None:
+            radio_awake = self._power.radio_is_active()  # Android: another app's traffic woke it
         if self._not_before is None:
             self._not_before = store.now() + self._rng.uniform(0, self.retry.startup_jitter)
         if not self._stopping:
@@ -160,6 +161,56 @@ class Scheduler(Worker):
             self._signalled = True
             self._wake.notify()
 
+    @property
+    def wakes_in(self) -> float | None:
+        """Seconds until the lane's thread wakes on its own (a deadline it set); None when it
+        sleeps until told (nothing pending, or nothing it could do before being told)."""
+        with self._lock:
+            deadline = self._deadline
+        store = self._store
+        return None if deadline is None or store is None else deadline - store.now()
+
+    @property
+    def power_updates(self) -> str:
+        """How this lane hears of power and network changes: the platform's push mechanism
+        (``netlink``, ``broadcasts``, ...), ``told`` (a probe the app updates), ``polling``
+        (the probe is read at each pass, and looked at again on timers while offline), or
+        ``none`` (no probe)."""
+        power = self._power
+        if power is None:
+            return "none"
+        if isinstance(power, PushingProbe):
+            return power.push or "polling"
+        return "told" if isinstance(power, NotifyingProbe) else "polling"
+
+    def _listen(self) -> None:
+        """As the thread starts: hear of power changes and of the radio waking, from the
+        probe (which starts its platform listener for its first subscriber)."""
+        power = self._power
+        try:
+            if isinstance(power, NotifyingProbe):
+                self._unsubscribe.append(power.subscribe(lambda _state: self.power_changed()))
+            if isinstance(power, PushingProbe):
+                self._unsubscribe.append(power.subscribe_radio(self._ride_along))
+        except Exception:  # a probe that cannot listen is read at each pass, as before
+            log.debug("edgetrack: the power probe cannot tell of changes; polling", exc_info=True)
+
+    def _unlisten(self) -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, []
+        for function in unsubscribe:
+            try:
+                function()
+            except Exception:
+                log.debug("edgetrack: unsubscribing from the power probe failed", exc_info=True)
+
+    def _ride_along(self) -> None:
+        """The platform says the radio woke for other traffic: pending events go with it (a
+        lane with nothing pending is not even woken)."""
+        with self._lock:
+            if self._deadline is None:
+                return
+        self.radio_awake()
+
     def power_changed(self) -> None:
         """Power or network state changed: look again now (the probe's cache is dropped)."""
         if isinstance(self._power, CachedProbe):
@@ -178,7 +229,9 @@ class Scheduler(Worker):
         else:
             oldest, power = state.oldest_created, self._power_state
             found = self.policy.due_at(pending=state.pending, oldest_created=oldest, now=now, power=power)
-            if found is None:  # offline: look at the network again, less often the longer it lasts
+            if found is None and self.power_updates not in ("polling", "none"):
+                found = now + MAX_SLEEP  # offline, and the platform will say when it is back
+            elif found is None:  # offline: look at the network again, less often the longer it lasts
                 found = now + self._offline_wait
                 if power is not None and power.on_battery:  # on mains looking is free: stay at 30 s
                     self._offline_wait = min(self._offline_wait * 2, OFFLINE_PROBE_MAX)
@@ -290,6 +343,7 @@ class Scheduler(Worker):
         self._flushed.notify_all()
 
     def _run(self) -> None:
+        self._listen()
         while True:
             with self._lock:
                 if self._stopping:
@@ -335,6 +389,7 @@ class Scheduler(Worker):
             self._store = None
 
     def _finish(self) -> None:
+        self._unlisten()
         LIVE_OWNERS.discard(self.owner)
         if self._sender is not None:
             self._sender.close()

@@ -58,6 +58,10 @@ class Stats:
     ``clock_trusted`` is False while the wall clock reads earlier than this release (a device
     with no real-time clock that has not set its time yet): events tracked meanwhile carry a
     wrong timestamp, corrected at send time once the clock is set in the same boot.
+    ``power_updates`` says how the lanes hear of power and network changes: the platform's
+    push (``netlink``, ``broadcasts``, ``notifications``...), ``told`` (a probe the app
+    updates), ``polling`` (read at each pass, looked at again on timers while offline), or
+    ``none`` (no probe, or no lane running in this process).
     """
 
     path: str
@@ -72,6 +76,7 @@ class Stats:
     clock_trusted: bool = True
     dead_letters: int = 0
     plugin_errors: dict[str, int] = field(default_factory=dict)  # per plugin ("<lane>:<plugin>" at send)
+    power_updates: str = "none"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
