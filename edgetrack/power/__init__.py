@@ -5,15 +5,17 @@ probe              reads
 =================  ============================================================================
 ``AndroidPower``   sticky battery intent, ``PowerManager``, ``ConnectivityManager`` (pyjnius or
                    Chaquopy)
-``IosPower``       ``UIDevice`` battery state and level, ``NSProcessInfo`` Low Power Mode
-                   (rubicon-objc)
+``IosPower``       ``UIDevice`` battery state and level (on the main thread), ``NSProcessInfo``
+                   Low Power Mode, the network path while listening (rubicon-objc)
 ``LinuxPower``     ``/sys/class/power_supply``, Raspberry Pi throttling flags, ``/proc/net/route``
 ``PsutilPower``    ``psutil.sensors_battery()`` (macOS, Windows, BSD), when psutil is installed
 ``ManualPower``    whatever the app last ``set()``
 ``StaticPower``    a fixed state, for tests
 =================  ============================================================================
 
-``default_probe()`` picks one for the running platform. Importing this package imports none of
+The platform probes are told of changes while a scheduler is subscribed (``push``: netlink on
+Linux, broadcasts on Android, notifications on iOS); ``default_probe()`` picks one for the
+running platform. Importing this package imports none of
 jnius, java, rubicon or psutil; the probes import their bridge on their first reading.
 """
 
