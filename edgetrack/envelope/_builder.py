@@ -311,18 +311,22 @@ class Ambient:
     """A context that a stretch of events shares (the device, the session, the remembered
     traits), encoded once and spliced into each event's JSON."""
 
-    __slots__ = ("_nested", "context", "json")
+    __slots__ = ("_nested", "_traits", "context", "json")
 
     def __init__(self, context: Mapping[str, Any]) -> None:
         self.context: dict[str, Any] = _plain(context)
         self.json = ',"context":' + _encode(self.context) + "}"
-        self._nested = [key for key, value in self.context.items() if type(value) is dict]
+        nested = [key for key, value in self.context.items() if type(value) is dict]
+        self._traits = "traits" in nested  # the app's traits may nest deeper than the rest
+        self._nested = [key for key in nested if key != "traits"]
 
     def copy(self) -> dict[str, Any]:
         """The context, copied as deep as it goes: the caller's own, safe to change."""
         own = self.context.copy()
         for key in self._nested:
-            own[key] = tree_copy(own[key]) if key == "traits" else own[key].copy()
+            own[key] = own[key].copy()
+        if self._traits:
+            own["traits"] = tree_copy(own["traits"])
         return own
 
 
