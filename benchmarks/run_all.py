@@ -7,8 +7,9 @@ Runs, in turn (each its own process; each docstring says how every system is con
 ``enqueue.py`` (``track()`` rate and latency, start-up), ``e2e.py`` (delivered/s, CPU, bytes and
 requests; with ``--profile``: a py-spy profile of edgetrack), ``backlog.py`` (one million events offline
 then drained: time and RSS), ``faults.py`` (events lost through 429s, a 413, a poisoned event and an
-outage), ``energy.py`` (radio energy, simulated) and ``plugins.py`` (what 0, 1 and 3 plugins cost
-``track()``). ``--quick`` passes on to each (a smoke run: smaller N, a 100,000-event backlog, shorter
+outage), ``energy.py`` (radio energy, simulated), ``plugins.py`` (what 0, 1 and 3 plugins cost
+``track()``) and ``outage.py`` (how soon uploads resume when the network returns; Linux, in a
+network namespace). ``--quick`` passes on to each (a smoke run: smaller N, a 100,000-event backlog, shorter
 traces).
 
 Then it reads their ``results/*.json`` (only files written by this run, unless ``--report-only``) and
@@ -44,6 +45,7 @@ BENCHMARKS = {
     "faults": ["faults.py"],
     "energy": ["energy.py"],
     "plugins": ["plugins.py"],
+    "outage": ["outage.py"],
 }
 COLUMNS = ["edgetrack", "segment", "posthog", "persist-queue", "SQLite limit"]
 PACKAGES = ["edgetrack", "segment-analytics-python", "posthog", "persist-queue"]
@@ -146,6 +148,7 @@ def build(res: dict[str, Any], quick: bool) -> Table:
     guard(t, res, "faults", ["faults: good events lost"], lambda: faults_rows(t, res["faults"]))
     guard(t, res, "energy", ["energy targets"], lambda: energy_rows(t, res["energy"]))
     guard(t, res, "plugins", ["track() with plugins"], lambda: plugin_rows(t, res["plugins"]))
+    guard(t, res, "outage", ["uploads resume after an outage"], lambda: outage_rows(t, res["outage"]))
     return t
 
 
@@ -332,6 +335,20 @@ def faults_rows(t: Table, r: dict[str, Any]) -> None:
     )
 
 
+def outage_rows(t: Table, r: dict[str, Any]) -> None:
+    """Network back -> queued events delivered, with the netlink push and by looking (Linux, in a
+    network namespace of the benchmark's own)."""
+    push, polling = r["push"], r["polling"]
+    t.add(
+        "uploads resume after an outage: network back -> delivered, s (worst of "
+        f"{push['outages']}; netlink push vs looking)",
+        {"edgetrack": fmt(push["max_s"], ".2f")},
+        f"by looking: {polling['max_s']:.1f} s",
+        "<= 2 s",
+        push["never"] == 0 and push["max_s"] is not None and push["max_s"] <= 2.0,
+    )
+
+
 def plugin_rows(t: Table, r: dict[str, Any]) -> None:
     """track() with 0, 1 and 3 plugins (send=False): the rate against segment's, and what the
     timeline adds per plugin beyond the plugins' own code."""
@@ -355,8 +372,9 @@ def energy_rows(t: Table, r: dict[str, Any]) -> None:
         mobile = min(pol["segment-mobile"]["lte_j_per_h"], pol["amplitude-mobile"]["lte_j_per_h"])
         e = pol["edgetrack"]["lte_j_per_h"]
         check = checks.get((trace, ">= 10x fewer LTE J/h than Segment/Amplitude mobile"))
+        delay = delay_label(pol["edgetrack"].get("max_delay_s") or 0.0)
         t.add(
-            f"energy, {trace} trace on battery: LTE J/h (simulated)",
+            f"energy, {trace} trace on battery: LTE J/h (simulated; edgetrack's {delay} delay, SDKs' 30 s)",
             {
                 "edgetrack": fmt(e, ".1f"),
                 "segment": fmt(pol["segment-python"]["lte_j_per_h"], ".1f"),
@@ -385,6 +403,47 @@ def energy_rows(t: Table, r: dict[str, Any]) -> None:
         "",
         "all pass",
         passed == len(others),
+    )
+    equal_delay_rows(t, r)
+
+
+def delay_label(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min"
+
+
+def equal_delay_rows(t: Table, r: dict[str, Any]) -> None:
+    """The rows above compare edgetrack's 15-minute battery delay with the mobile SDKs' 30 s timers;
+    these compare each policy at the same maximum delay D (energy.py's equal-delay sweep)."""
+    eq = r.get("equal_delay")
+    if not eq:
+        t.missing("energy at equal delay", "", "energy.json has no equal_delay (older run?)")
+        return
+    rows = eq["traces"].get("app-traffic", {}).get("delays", {})
+    for key in ("30", "120"):
+        if key not in rows:
+            continue
+        label = delay_label(float(key))
+        e, f = rows[key]["edgetrack"], rows[key]["fixed-timer"]["lte_j_per_h"]
+        p95 = e["p95_latency_online_s"] or 0.0
+        found = [
+            c for c in eq["targets"] if c["trace"] == "app-traffic" and c["target"].endswith(f" at D={label}")
+        ]
+        t.add(
+            f"energy at equal delay, app-traffic trace: LTE J/h vs a fixed {label} timer (simulated)",
+            {"edgetrack": fmt(e["lte_j_per_h"], ".1f")},
+            f"{1 - e['lte_j_per_h'] / f:.0%} below fixed timer ({f:.1f}); p95 {p95:.0f} s" if f else "-",
+            f">= 30 % below, p95 <= {label}",
+            all(bool(c["pass"]) for c in found) if found else None,
+        )
+    every = [c for c in eq["targets"] if c["target"].startswith("edgetrack <= fixed timer")]
+    passed = [c["trace"] for c in every if c["pass"]]
+    failed = [c["trace"] for c in every if not c["pass"]]
+    t.add(
+        "energy at equal delay: edgetrack <= fixed timer LTE J/h at every delay, per trace",
+        {"edgetrack": f"{len(passed)}/{len(every)}"},
+        f"over on {', '.join(failed)}" if failed else "",
+        "all pass",
+        not failed,
     )
 
 
