@@ -64,6 +64,9 @@ class Client:
     ``destinations``: where events go (``edgetrack.destinations``); each is one delivery lane.
     ``path``: the queue file (default: ``<user data dir of app_name>/edgetrack/queue.db``).
     ``durable``: make every call wait until its event is committed (``synchronous=FULL``).
+    ``commit_window``: seconds the writer holds the first event of a commit for the ones that
+    follow (default 0: at once). Fewer, fuller commits write fewer pages to flash; an event is
+    on disk up to this much later, so a crash loses what was tracked within it.
     ``flush_at`` / ``flush_interval``: upload when this many events wait, or the oldest has
     waited this many seconds (on mains; see ``FlushPolicy`` for battery and power-save).
     ``write_key`` / ``host``: a Segment destination, as segment-analytics-python's
@@ -115,6 +118,7 @@ class Client:
         collect: Mapping[str, bool] | None = None,
         collect_device_id: bool = False,
         encryption_key: str | None = None,
+        commit_window: float = 0.0,
     ) -> None:
         self.policy = policy or FlushPolicy(flush_at=flush_at, flush_interval=flush_interval)
         self.limits = limits or QueueLimits()
@@ -144,6 +148,7 @@ class Client:
             shutdown_timeout=shutdown_timeout,
             orphan_lane_age=_check_orphan_age(orphan_lane_age),
             encryption_key=_check_key(encryption_key),
+            commit_window=_check_commit_window(commit_window),
         )
         self._network: dict[str, bool] | None = None
         self.pipeline = Pipeline(settings, on_open=self._opened)
@@ -570,6 +575,7 @@ class Client:
         Returns True when everything was delivered.
         """
         timeout = self.shutdown_timeout if timeout is None else timeout
+        self._app.closing()
         return self.pipeline.stop(time.monotonic() + timeout)
 
     close = shutdown
@@ -702,6 +708,19 @@ def _check_session_timeout(timeout: float | None) -> float | None:
     ):
         raise ConfigError("session_timeout must be a positive number of seconds, or None (no sessions)")
     return timeout
+
+
+MAX_COMMIT_WINDOW = 60.0
+
+
+def _check_commit_window(window: float) -> float:
+    number = isinstance(window, (int, float)) and not isinstance(window, bool)
+    if not number or not 0 <= window <= MAX_COMMIT_WINDOW:
+        raise ConfigError(
+            f"commit_window must be a number of seconds from 0 to {MAX_COMMIT_WINDOW:g} "
+            f"(events tracked within it share one commit), got {window!r}"
+        )
+    return float(window)
 
 
 def _check_orphan_age(age: float | None) -> float | None:

@@ -150,6 +150,12 @@ class App:
         self.opted_out = False
         self._save({OPTED_OUT: None})
 
+    def closing(self) -> None:
+        """The client is shutting down: save what is saved only now and then (the session's
+        last activity), so it commits with the writer's last transaction."""
+        if self.session is not None and self._state is not None and not self.opted_out:
+            self.session.save_last()
+
     def erased(self) -> None:
         """The file's state was erased (all but the opt-out): forget what was loaded from it."""
         self.identity.forget()

@@ -19,7 +19,12 @@ from edgetrack.store._state import Changes
 __all__ = ["DEFAULT_TIMEOUT", "Session"]
 
 DEFAULT_TIMEOUT = 300.0  # five minutes, as analytics-android's and Amplitude's default
-SAVE_EVERY = 1.0  # seconds of activity between two saves of the last activity time
+# Seconds of activity between two saves of the last activity time (which ride with an event's
+# commit): once a minute, not once a second, so a steady trickle of events does not write the
+# state page with each of them (flash wear). It is also saved when the app goes to the
+# background and at shutdown; after a crash a restart may count the session as up to a minute
+# older than it was.
+SAVE_EVERY = 60.0
 SESSION_ID, SESSION_BOOT, SESSION_LAST = "session.id", "session.boot", "session.last"
 
 
@@ -97,6 +102,14 @@ class Session:
 
     def backgrounded(self) -> None:
         self._background = self._clock.monotonic()
+        self.save_last()
+
+    def save_last(self) -> None:
+        """Save the last activity time now (going to the background, shutting down)."""
+        with self._lock:
+            if self.id is not None and self._saved != self._last:
+                self._saved = self._last
+                self._save({SESSION_LAST: repr(self._last)})
 
     def foregrounded(self) -> None:
         """Back in the foreground: a new session if the app was away longer than the timeout."""

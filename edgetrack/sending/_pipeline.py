@@ -64,6 +64,7 @@ class Pipeline:
             on_fault=self._on_writer_fault,
             lanes=self._names,
             state=self._pending_state,
+            commit_window=settings.commit_window,
         )
         self._losses: Losses | None = None  # dead letters and drops as the last flush left them
         self.closed = False  # stop() was called: nothing more is queued

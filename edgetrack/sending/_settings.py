@@ -53,3 +53,4 @@ class PipelineSettings(NamedTuple):
     shutdown_timeout: float = 5.0
     orphan_lane_age: float | None = 30 * 86400.0
     encryption_key: str | None = None  # SQLCipher's key for the queue file (None: not encrypted)
+    commit_window: float = 0.0  # seconds the writer holds a commit open for more events

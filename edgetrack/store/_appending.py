@@ -11,7 +11,7 @@ from itertools import chain
 from edgetrack.config import QueueLimits
 from edgetrack.store import _space as space
 from edgetrack.store._lanes import ensure_lanes
-from edgetrack.store._sql import bump, seq
+from edgetrack.store._sql import FOLD_AT, bump, fold, next_id, seq, totals
 
 __all__ = ["CHUNKS", "Row", "Rows", "append", "insert_statements"]
 
@@ -28,6 +28,7 @@ TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on ev
 # as executemany(), and few cached statements (~0.25 MB each). SQLite < 3.32: 999 parameters.
 CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
 _VALUES = "INSERT INTO events (type, message_id, body, size, created, wall) VALUES "
+_FIRST = "INSERT INTO events (id, type, message_id, body, size, created, wall) VALUES (?,?,?,?,?,?{shift},?)"
 
 
 def insert_statements(shift: float) -> dict[int, str]:
@@ -44,19 +45,25 @@ def append(
     limits: QueueLimits,
     lanes: Iterable[str],
     now: float,
+    shift: float = 0.0,
 ) -> dict[str, int]:
     """Insert ``rows`` (after making sure of ``lanes``); returns the events dropped per lane."""
     if lanes:
         ensure_lanes(conn, lanes, now)
     start, left = 0, len(rows)
+    first = next_id(conn)
+    if first is not None and rows:  # the newest rows were deleted: SQLite would reuse their ids
+        conn.execute(_FIRST.format(shift=f"+{shift!r}" if shift else ""), (first, *rows[0]))
+        start, left = 1, left - 1
     for n in CHUNKS:
         while left >= n:
             conn.execute(statements[n], list(chain.from_iterable(rows[start : start + n])))
             start, left = start + n, left - n
-    total_events, total_bytes = conn.execute(
-        "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1 RETURNING events, bytes",
-        (len(rows), sum(row[3] for row in rows)),
-    ).fetchone()
+    # the totals row is not written on every commit (one page less): the tail since it was
+    # last brought up to date is counted on the way, and folded in when it grows long
+    total_events, total_bytes, tail = totals(conn)
+    if tail >= FOLD_AT:
+        fold(conn)
     used = space.used_bytes(conn)
     budget = space.file_budget(limits)
     if total_events <= limits.max_events and total_bytes <= limits.max_bytes and used <= budget:
@@ -97,6 +104,7 @@ def _trim(conn: sqlite3.Connection, free_events: int, free_bytes: int) -> dict[s
     if not dropped:
         return {}
     hi = dropped[-1][0]
+    fold(conn)
     conn.execute("DELETE FROM events WHERE id <= ?", (hi,))
     conn.execute(
         "UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (len(dropped), freed)

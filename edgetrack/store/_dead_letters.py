@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edgetrack.store._sql import fold, next_id, seq
+
 __all__ = ["DeadLetter", "count", "ids", "listed", "mark", "purge", "requeue", "since", "unknown"]
 
 
@@ -80,17 +82,15 @@ def requeue(
     rows = conn.execute(
         f"SELECT id, lane, type, message_id, body, created FROM dead_letters WHERE {where}", args
     ).fetchall()
+    first = next_id(conn) or seq(conn) + 1  # ids never reused, dense from the newest on
     conn.executemany(
-        "INSERT INTO events (type, message_id, body, size, created, lane) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (id, type, message_id, body, size, created, lane) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (t, m, b, len(b.encode("utf-8")), c if now is None else now, owner)
-            for _, owner, t, m, b, c in rows
+            (first + i, t, m, b, len(b.encode("utf-8")), c if now is None else now, owner)
+            for i, (_, owner, t, m, b, c) in enumerate(rows)
         ],
     )
-    conn.execute(
-        "UPDATE totals SET events = events + ?, bytes = bytes + ? WHERE id = 1",
-        (len(rows), sum(len(r[4].encode("utf-8")) for r in rows)),
-    )
+    fold(conn)
     conn.execute(f"DELETE FROM dead_letters WHERE {where}", args)
     return len(rows)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from edgetrack.store._sql import bump, delete_done, pending, seq
+from edgetrack.store._sql import bump, delete_done, pending, seq, totals
 
 __all__ = ["erase_all", "purge_pending", "scrub"]
 
@@ -20,11 +20,11 @@ def purge_pending(conn: sqlite3.Connection, lane: str | None) -> int:
     for name, cursor in chosen:
         bump(conn, name, {("dropped", "purged"): pending(conn, name, cursor)})
     if lane is None:
-        erased = int(conn.execute("SELECT events FROM totals WHERE id = 1").fetchone()[0])
+        erased = totals(conn)[0]
         conn.execute("UPDATE lanes SET cursor = ?", (newest,))
         conn.execute("DELETE FROM events")
         conn.execute("DELETE FROM gaps")
-        conn.execute("UPDATE totals SET events = 0, bytes = 0 WHERE id = 1")
+        conn.execute("UPDATE totals SET events = 0, bytes = 0, through = ? WHERE id = 1", (newest,))
         return erased
     erased = pending(conn, lane) if chosen else 0
     conn.execute("UPDATE lanes SET cursor = ? WHERE name = ?", (newest, lane))

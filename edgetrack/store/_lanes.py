@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from edgetrack.store._sql import bump, delete_done, pending, seq
+from edgetrack.store._sql import bump, delete_done, fold, keep_floor, pending, seq
 
 __all__ = ["cap_waits", "clear_pause", "drop_lane", "ensure_lanes", "stale_lanes"]
 
@@ -38,6 +38,7 @@ def drop_lane(conn: sqlite3.Connection, name: str) -> int:
         "SELECT count(*), coalesce(sum(size), 0) FROM events WHERE lane = ?", (name,)
     ).fetchone()
     if n:
+        fold(conn)
         conn.execute("DELETE FROM events WHERE lane = ?", (name,))
         conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
     for table in ("lanes WHERE name", "dead_letters WHERE lane", "counters WHERE lane"):
@@ -45,9 +46,10 @@ def drop_lane(conn: sqlite3.Connection, name: str) -> int:
     bump(conn, "*", {("lane_dropped", name): waiting})
     if conn.execute("SELECT 1 FROM lanes LIMIT 1").fetchone() is None:
         # The last lane: what it held was for it alone (not for the next lane to open).
+        keep_floor(conn)
         conn.execute("DELETE FROM events")
         conn.execute("DELETE FROM gaps")
-        conn.execute("UPDATE totals SET events = 0, bytes = 0 WHERE id = 1")
+        conn.execute("UPDATE totals SET events = 0, bytes = 0, through = ? WHERE id = 1", (seq(conn),))
     delete_done(conn)
     return waiting
 

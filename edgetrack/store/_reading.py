@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgetrack.models import QueuedEvent
+from edgetrack.store import _sql
 from edgetrack.store._sql import pending, seq
 
 __all__ = ["LaneState", "counters", "lane_names", "lane_states", "peek", "pending_union", "totals"]
@@ -107,8 +108,8 @@ def counters(conn: sqlite3.Connection) -> dict[str, dict[tuple[str, str], int]]:
 
 
 def totals(conn: sqlite3.Connection) -> tuple[int, int]:
-    events, size = conn.execute("SELECT events, bytes FROM totals WHERE id = 1").fetchone()
-    return int(events), int(size)
+    events, size, _ = _sql.totals(conn)
+    return events, size
 
 
 def peek(

@@ -3,7 +3,8 @@
 Events are appended once and shared by every delivery lane. A lane is a cursor: every event
 id at or below ``lanes.cursor`` is done for that lane (delivered, skipped, dead-lettered or
 dropped). ``events.id`` is AUTOINCREMENT, so ids are never reused and the ids above a lane's
-cursor are dense: a lane's pending count is ``max id - cursor``, with no scan. Rows below every
+cursor are dense: a lane's pending count is ``max id - cursor``, with no scan. (Since schema
+version 4 without AUTOINCREMENT's own bookkeeping: ``_sql.seq`` says how ids stay unique.) Rows below every
 lane's cursor are deleted. ``events.lane`` is NULL for an event meant for every lane, or names
 the one lane a requeued dead letter is meant for; once that lane has delivered it, its id
 goes into ``gaps`` (until every cursor has passed it) so the other lanes' arithmetic holds.
@@ -97,7 +98,42 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection) -> None:
+    """One page written a commit, not three (flash wear): ``events`` without AUTOINCREMENT
+    (its ``sqlite_sequence`` row was a page of its own; ids stay never reused, see
+    ``_sql.seq``, from ``meta.id_floor`` on), and ``totals.through``: the running totals count
+    the events up to that id, the tail after it is counted when read and folded in now and
+    then, so an append does not write the totals page. An older file's events table is
+    copied once into the new shape."""
+    has_sequence = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone()
+    row = None
+    if has_sequence:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    floor = int(row[0]) if row else 0
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('id_floor', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(floor),),
+    )
+    conn.execute(
+        "CREATE TABLE events_v4 (id INTEGER PRIMARY KEY, type TEXT NOT NULL, message_id TEXT NOT NULL, "
+        "body TEXT NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, lane TEXT, wall REAL)"
+    )
+    conn.execute(
+        "INSERT INTO events_v4 (id, type, message_id, body, size, created, lane, wall) "
+        "SELECT id, type, message_id, body, size, created, lane, wall FROM events"
+    )
+    conn.execute("DROP TABLE events")
+    conn.execute("ALTER TABLE events_v4 RENAME TO events")
+    conn.execute("CREATE INDEX events_lane ON events (lane, id) WHERE lane IS NOT NULL")
+    conn.execute("ALTER TABLE totals ADD COLUMN through INTEGER NOT NULL DEFAULT 0")
+    newest = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    conn.execute("UPDATE totals SET through = ? WHERE id = 1", (max(newest, floor),))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

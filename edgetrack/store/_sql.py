@@ -7,15 +7,67 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 
-__all__ = ["Counts", "bump", "delete_done", "pending", "seq"]
+__all__ = [
+    "FOLD_AT",
+    "Counts",
+    "bump",
+    "delete_done",
+    "fold",
+    "keep_floor",
+    "next_id",
+    "pending",
+    "seq",
+    "totals",
+]
 
 Counts = Mapping[tuple[str, str], int]  # (counter name, reason) -> increment
 
 
+#: Events appended since the running totals were last brought up to date, at most: an append
+#: leaves ``totals`` alone (one page less to write a commit) until its tail is this long.
+FOLD_AT = 512
+
+
 def seq(conn: sqlite3.Connection) -> int:
-    """The id of the newest event ever queued (AUTOINCREMENT: ids are never reused)."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return int(row[0]) if row else 0
+    """The id of the newest event ever queued: the newest row, or, once the newest rows are
+    deleted, the highest id anything still refers to (a lane's cursor, a gap) or that the file
+    recorded when it deleted them (``meta.id_floor``). Ids are never reused, without
+    AUTOINCREMENT's ``sqlite_sequence`` row, which would be one more page written a commit."""
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM events), 0), "
+        "coalesce((SELECT max(cursor) FROM lanes), 0), coalesce((SELECT max(id) FROM gaps), 0), "
+        "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'id_floor'), 0))"
+    ).fetchone()
+    return int(row[0])
+
+
+def next_id(conn: sqlite3.Connection) -> int | None:
+    """The id the next inserted event must take, when SQLite's own choice (the newest row's id
+    plus one) would reuse one; None when SQLite's choice is right."""
+    newest = seq(conn)
+    top = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    return newest + 1 if top < newest else None
+
+
+def totals(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """Events and bytes queued, exactly, and how many of them are in the tail not yet folded
+    into the ``totals`` row (its ``through`` is the newest id it counts)."""
+    events, size, through = conn.execute("SELECT events, bytes, through FROM totals WHERE id = 1").fetchone()
+    n, tail = conn.execute(
+        "SELECT count(*), coalesce(sum(size), 0) FROM events WHERE id > ?", (through,)
+    ).fetchone()
+    return int(events) + int(n), int(size) + int(tail), int(n)
+
+
+def fold(conn: sqlite3.Connection) -> None:
+    """Bring the ``totals`` row up to date with the tail appended since (before any change that
+    subtracts from it, and when the tail is ``FOLD_AT`` long)."""
+    events, size, _ = totals(conn)
+    conn.execute(
+        "UPDATE totals SET events = ?, bytes = ?, through = (SELECT coalesce(max(id), 0) FROM events) "
+        "WHERE id = 1",
+        (events, size),
+    )
 
 
 def pending(conn: sqlite3.Connection, name: str, cursor: int | None = None) -> int:
@@ -29,6 +81,16 @@ def pending(conn: sqlite3.Connection, name: str, cursor: int | None = None) -> i
         (name, cursor, cursor),
     ).fetchone()[0]
     return max(0, seq(conn) - cursor - int(others))
+
+
+def keep_floor(conn: sqlite3.Connection) -> None:
+    """Before deleting the newest events with nothing left to refer to their ids: remember the
+    newest id, so the next event does not take one of theirs."""
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('id_floor', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(seq(conn)),),
+    )
 
 
 def bump(conn: sqlite3.Connection, lane: str, counts: Counts) -> None:
@@ -50,6 +112,7 @@ def delete_done(conn: sqlite3.Connection) -> None:
         "SELECT count(*), coalesce(sum(size), 0) FROM events WHERE id <= ?", (low,)
     ).fetchone()
     if n:
+        fold(conn)
         conn.execute("DELETE FROM events WHERE id <= ?", (low,))
         conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
     # Requeued dead letters belong to one lane: gone once that lane's cursor passes them.
@@ -57,6 +120,7 @@ def delete_done(conn: sqlite3.Connection) -> None:
     done = "lane IS NOT NULL AND +id <= (SELECT cursor FROM lanes WHERE name = events.lane)"
     n, size = conn.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM events WHERE {done}").fetchone()
     if n:
+        fold(conn)
         conn.execute(f"INSERT OR IGNORE INTO gaps (id) SELECT id FROM events WHERE {done}")
         conn.execute(f"DELETE FROM events WHERE {done}")
         conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))

@@ -358,7 +358,7 @@ class SQLiteStore:
         with self._tx() as conn:
             if state:
                 app_state.save(conn, state)
-            dropped = appending.append(conn, full, statements, limits, lanes, now)
+            dropped = appending.append(conn, full, statements, limits, lanes, now, shift)
         if dropped:
             self._reclaim(everything=True)
         return dropped

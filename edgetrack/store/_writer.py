@@ -61,6 +61,7 @@ class Writer(Worker):
         state: PendingState | None = None,
         max_buffer: int = 500,
         full_wait: float = 2.0,
+        commit_window: float = 0.0,
     ) -> None:
         self._open_store = open_store
         self._limits = limits
@@ -71,6 +72,7 @@ class Writer(Worker):
         self._state = state if state is not None else PendingState()
         self._max_buffer = max_buffer
         self._full_wait = full_wait
+        self._window = commit_window
         super().__init__("edgetrack-writer")
 
     def _reset(self) -> None:
@@ -82,6 +84,7 @@ class Writer(Worker):
         self._inflight = 0  # rows taken from the buffer, not yet committed
         self._attempts = 0  # commit attempts made (each ends in success or failure)
         self._idle = False  # the thread is (about to be) waiting for rows
+        self._hurry = False  # someone waits for a commit: end the commit window now
         self._stop_by: float | None = None
         self._store: SQLiteStore | None = None
         self._refreshed = 0.0
@@ -116,7 +119,10 @@ class Writer(Worker):
                 self.dropped_full += 1
                 return 0
             buffer.append(row)
-            if self._idle:
+            if locked:  # urgent: not held for the commit window
+                self._hurry = True
+                self._wake.notify()
+            elif self._idle:
                 self._wake.notify()
             return self._done + self._inflight + len(buffer)
 
@@ -147,6 +153,7 @@ class Writer(Worker):
                 return "the queue hand-off is full (the disk is failing or far too slow)"
             self._tickets[id(row)] = ticket
             self._buffer.append(row)
+            self._hurry = True
             self._wake.notify()  # a failing writer tries again now, not after its backoff
             return self._await(ticket, row, time.monotonic() + timeout)
 
@@ -178,6 +185,9 @@ class Writer(Worker):
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             target = self._done + self._inflight + len(self._buffer) if seq is None else seq
+            if self._done < target:
+                self._hurry = True  # a caller waits: no commit window
+                self._wake.notify()
             while self._done < target:
                 if self._thread is None or not self._thread.is_alive():
                     return False
@@ -280,10 +290,24 @@ class Writer(Worker):
             self._idle = False
             if not self._buffer and not self._state:
                 return None
+            if self._window > 0:
+                self._linger()
+            self._hurry = False
             group = self._buffer[:MAX_GROUP]
             del self._buffer[: len(group)]  # not MAX_GROUP: a put may have just appended
             self._inflight = len(group)
             return group
+
+    def _linger(self) -> None:
+        """With the lock held: keep the commit window open (``commit_window`` seconds from the
+        first row) so the rows of the window share one commit, and its pages are written once;
+        a durable or urgent row, a caller waiting, a full group or stopping ends it early."""
+        end = time.monotonic() + self._window
+        while not (self._hurry or self._stopping or len(self._buffer) >= MAX_GROUP):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.wait(left)
 
     def _write(self, group: list[Row]) -> dict[str, int]:
         """Commit ``group``; if the file or its WAL vanished meanwhile, write it again to a new
