@@ -8,9 +8,9 @@ Runs, in turn (each its own process; each docstring says how every system is con
 requests; with ``--profile``: a py-spy profile of edgetrack), ``backlog.py`` (one million events offline
 then drained: time and RSS), ``faults.py`` (events lost through 429s, a 413, a poisoned event and an
 outage), ``energy.py`` (radio energy, simulated), ``plugins.py`` (what 0, 1 and 3 plugins cost
-``track()``) and ``outage.py`` (how soon uploads resume when the network returns; Linux, in a
-network namespace). ``--quick`` passes on to each (a smoke run: smaller N, a 100,000-event backlog, shorter
-traces).
+``track()``), ``outage.py`` (how soon uploads resume when the network returns; Linux, in a
+network namespace) and ``wear.py`` (bytes written to storage per event). ``--quick`` passes on
+to each (a smoke run: smaller N, a 100,000-event backlog, shorter traces).
 
 Then it reads their ``results/*.json`` (only files written by this run, unless ``--report-only``) and
 writes ``results/summary.json``, ``results/summary.md`` (the table as Markdown, ready for the README)
@@ -46,6 +46,7 @@ BENCHMARKS = {
     "energy": ["energy.py"],
     "plugins": ["plugins.py"],
     "outage": ["outage.py"],
+    "wear": ["wear.py"],
 }
 COLUMNS = ["edgetrack", "segment", "posthog", "persist-queue", "SQLite limit"]
 PACKAGES = ["edgetrack", "segment-analytics-python", "posthog", "persist-queue"]
@@ -149,6 +150,7 @@ def build(res: dict[str, Any], quick: bool) -> Table:
     guard(t, res, "energy", ["energy targets"], lambda: energy_rows(t, res["energy"]))
     guard(t, res, "plugins", ["track() with plugins"], lambda: plugin_rows(t, res["plugins"]))
     guard(t, res, "outage", ["uploads resume after an outage"], lambda: outage_rows(t, res["outage"]))
+    guard(t, res, "wear", ["bytes written per event"], lambda: wear_rows(t, res["wear"]))
     return t
 
 
@@ -346,6 +348,43 @@ def outage_rows(t: Table, r: dict[str, Any]) -> None:
         f"by looking: {polling['max_s']:.1f} s",
         "<= 2 s",
         push["never"] == 0 and push["max_s"] is not None and push["max_s"] <= 2.0,
+    )
+
+
+WEAR_OTHERS = [
+    "edgetrack offline",
+    "edgetrack durable",
+    "edgetrack commit_window=1s",
+    "append-only JSON lines",
+]
+
+
+def wear_rows(t: Table, r: dict[str, Any]) -> None:
+    """Bytes written to storage per event (``/proc/self/io``): edgetrack default, durable, with a
+    1 s commit window, an append-only JSON-lines file, and the one-page-a-commit floor."""
+    floor = r["floor_bytes_per_commit"]
+    for cadence, row in r["cadences"].items():
+        systems = row["systems"]
+        e = systems["edgetrack"]["bytes_per_event"]
+        if row["floor"]:
+            ratio, target = f"{e / floor:.2f}x one page a commit ({floor:,})", "<= 1.25x the floor"
+            ok = e <= 1.25 * floor
+        else:
+            ratio, target, ok = "", "<= 1 KB", e <= 1024
+        others = ", ".join(
+            f"{name.replace('edgetrack ', '')} {systems[name]['bytes_per_event']:,.0f}"
+            for name in WEAR_OTHERS
+        )
+        metric = f"bytes written per event, {cadence} (default; {others})"
+        t.add(metric, {"edgetrack": fmt(e)}, ratio, target, ok)
+    d = r["drain"]
+    t.add(
+        f"bytes written per delivered event, track + deliver + delete ({d['n']:,} events)",
+        {"edgetrack": fmt(d["cycle_bytes_per_event"])},
+        f"delivering adds {d['deliver_bytes_per_event']:,.0f} to tracking's "
+        f"{d['track_bytes_per_event']:,.0f}",
+        "the drain <= tracking",
+        d["deliver_bytes_per_event"] <= d["track_bytes_per_event"],
     )
 
 

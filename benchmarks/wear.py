@@ -13,7 +13,9 @@ Systems:
 * ``edgetrack``: the default client (sessions on, lifecycle off), destination unreachable
   (``127.0.0.1:9``), so nothing is deleted while tracking; its failed attempts write their
   bookkeeping too, as on a device that is offline.
-* ``edgetrack durable``: the same with ``durable=True`` (``synchronous=FULL``).
+* ``edgetrack offline``: the same, the network down (no default route, as the probe says): no
+  upload is attempted, so what is written is the queue's own cost.
+* ``edgetrack durable``: the same as ``edgetrack`` with ``durable=True`` (``synchronous=FULL``).
 * ``edgetrack commit_window=1s``: the option for devices where wear matters more than the last
   second of data.
 * ``append-only JSON lines``: what analytics-kotlin does (a file of events): each event's JSON
@@ -22,7 +24,7 @@ Systems:
 * ``one page a commit``: the floor for SQLite with one commit per event: one 4 KiB WAL frame
   (4,096 bytes and its 24-byte header), computed, not run.
 
-Cadences: one event a second (N=30; ``--quick`` 5), one every 20 ms (N=250; ``--quick`` 50), and
+Cadences: one event a second (N=20; ``--quick`` 5), one every 20 ms (N=250; ``--quick`` 50), and
 a burst of N=3,000 back to back (``--quick`` 500). Then the drain: N=3,000 events tracked
 offline and delivered to the emulator, deleted as delivered, bytes per delivered event for the
 whole track-deliver-delete cycle, and for the delivery alone.
@@ -43,7 +45,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 PROPS = {"product": "Espresso", "cart_size": 3, "price": 2.5, "sku": "ESP-001"}
 FLOOR = 4096 + 24  # one WAL frame: the page and its header
-SYSTEMS = ["edgetrack", "edgetrack durable", "edgetrack commit_window=1s", "append-only JSON lines"]
+SYSTEMS = [
+    "edgetrack",
+    "edgetrack offline",
+    "edgetrack durable",
+    "edgetrack commit_window=1s",
+    "append-only JSON lines",
+]
 
 
 def written() -> int:
@@ -74,6 +82,10 @@ def run_one(system: str, n: int, gap: float, folder: str) -> dict[str, Any]:
     options: dict[str, Any] = {"durable": system == "edgetrack durable"}
     if system == "edgetrack commit_window=1s":
         options["commit_window"] = 1.0
+    if system == "edgetrack offline":
+        from edgetrack.power import PowerState, StaticPower
+
+        options["power"] = StaticPower(PowerState(on_mains=True, battery_level=None, online=False))
     client = Client(
         [IntileryMobile("key", endpoint="http://127.0.0.1:9")],
         path=Path(folder) / "q.db",
@@ -147,19 +159,19 @@ def main() -> None:
     if not Path("/proc/self/io").exists():
         sys.exit("wear.py reads /proc/self/io (Linux)")
     cadences = {
-        "1 event/s": (5 if args.quick else 30, 1.0),
+        "1 event/s": (5 if args.quick else 20, 1.0),
         "1 event/20 ms": (50 if args.quick else 250, 0.02),
         "burst": (500 if args.quick else 3000, 0.0),
     }
     results: dict[str, Any] = {"floor_bytes_per_commit": FLOOR, "cadences": {}}
     print("bytes written to storage per event (/proc/self/io write_bytes)")
-    print(f"{'cadence':16}" + "".join(f"{name:>28}" for name in SYSTEMS) + f"{'one page a commit':>20}")
+    print(f"{'cadence':16}" + "".join(f"{name:>27}" for name in SYSTEMS) + f"{'one page a commit':>19}")
     for cadence, (n, gap) in cadences.items():
         row = {system: child({"system": system, "n": n, "gap": gap}) for system in SYSTEMS}
         floor = FLOOR if gap else None
         results["cadences"][cadence] = {"n": n, "gap_s": gap, "systems": row, "floor": floor}
-        cells = "".join(f"{row[s]['bytes_per_event']:>28,.0f}" for s in SYSTEMS)
-        print(f"{cadence:16}{cells}{floor or '-':>20}")
+        cells = "".join(f"{row[s]['bytes_per_event']:>27,.0f}" for s in SYSTEMS)
+        print(f"{cadence:16}{cells}{floor or '-':>19}")
     drain_n = 500 if args.quick else 3000
     drain = child({"system": "drain", "n": drain_n, "gap": 0.0})
     results["drain"] = {"n": drain_n, **drain}

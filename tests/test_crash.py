@@ -427,9 +427,12 @@ def _snapshot_check(path: Path, scratch: Path) -> tuple[str, set[str], str | Non
         mismatch = None
         # the running totals count the events up to ``through``; the tail after it is counted
         # when read (an append leaves the totals page alone until the tail is long)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(totals)")}
+        # a file killed before its last migration has no ``through``: its totals count every row
+        through = "t.through" if "through" in columns else "(SELECT max(id) FROM events)"
         totals = conn.execute(
-            "SELECT t.events + (SELECT count(*) FROM events WHERE id > t.through), "
-            "t.bytes + (SELECT coalesce(sum(size), 0) FROM events WHERE id > t.through) FROM totals t"
+            f"SELECT t.events + (SELECT count(*) FROM events WHERE id > {through}), "
+            f"t.bytes + (SELECT coalesce(sum(size), 0) FROM events WHERE id > {through}) FROM totals t"
         ).fetchone()
         rows = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM events").fetchone()
         if totals is not None and tuple(totals) != tuple(rows):

@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kiosk-id", default=socket.gethostname(), help="the user id of its events")
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between heartbeats")
     parser.add_argument("--count", type=int, default=0, help="exit after this many heartbeats (0: never)")
+    parser.add_argument(
+        "--commit-window",
+        type=float,
+        default=0.0,
+        help="seconds the events of a burst share one commit (spares the SD card; not durable: "
+        "a power cut loses what was tracked in the last window). 0: every event durable at once",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -75,7 +82,14 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         config = configure(args.config, stack)
         client = stack.enter_context(
-            Client(config.destinations, path=config.path, app_name=config.app_name, durable=True, power=power)
+            Client(
+                config.destinations,
+                path=config.path,
+                app_name=config.app_name,
+                durable=not args.commit_window,
+                commit_window=args.commit_window,
+                power=power,
+            )
         )
 
         def record(event: str, **properties: object) -> None:
