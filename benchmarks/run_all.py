@@ -618,6 +618,11 @@ def main(argv: list[str]) -> int:
         + ", ".join(f"{k} {v}" for k, v in vers.items())
         + ("; --quick (smoke run: smaller N)" if quick else "")
     )
+    scope = (
+        "each benchmark's figures from its own last run (the table rebuilt then)"
+        if args.report_only or args.only
+        else "every figure from one run"
+    )
     summary = {
         "generated": when,
         "quick": quick,
@@ -634,7 +639,7 @@ def main(argv: list[str]) -> int:
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     md = [
         "<!-- written by benchmarks/run_all.py (python3 dev.py bench) -->",
-        f"edgetrack against the anchors, every figure from one run: {stamp}. Ratio = edgetrack / anchor.",
+        f"edgetrack against the anchors, {scope}: {stamp}. Ratio = edgetrack / anchor.",
         "",
         table.markdown(),
         "",
