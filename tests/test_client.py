@@ -175,7 +175,7 @@ def test_queue_caps_drop_oldest_and_count_it(emulator: Emulator, queue_path: Pat
     assert lane.dropped["queue_full"] >= 50
     assert events <= 100 and lane.pending == events
     store = sqlite3.connect(queue_path)
-    newest = json.loads(store.execute("SELECT body FROM events ORDER BY id DESC").fetchone()[0])
+    newest = json.loads(store.execute("SELECT body FROM queue ORDER BY id DESC").fetchone()[0])
     store.close()
     assert newest["properties"]["n"] == 149
 

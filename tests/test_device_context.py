@@ -23,7 +23,7 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="de
 
 
 def queued(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(body) for (body,) in query(path, "SELECT body FROM events ORDER BY id")]
+    return [json.loads(body) for (body,) in query(path, "SELECT body FROM queue ORDER BY id")]
 
 
 def context_of(path: Path, event: str) -> dict[str, Any]:

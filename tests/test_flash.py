@@ -22,6 +22,7 @@ import pytest
 from edgetrack import Client, ConfigError, QueueLimits
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
+from edgetrack.envelope import queued_form as form
 from edgetrack.store import SCHEMA_VERSION, SQLiteStore
 from edgetrack.testing import FakeClock
 
@@ -230,3 +231,27 @@ def test_durable_calls_are_not_held_by_the_window(tmp_path: Path) -> None:
 def test_a_bad_commit_window_says_what_to_change(tmp_path: Path, window: object) -> None:
     with pytest.raises(ConfigError, match="commit_window must be a number of seconds from 0 to 60"):
         Client(path=tmp_path / "q.db", send=False, commit_window=window)  # type: ignore[arg-type]
+
+
+def test_events_of_a_session_keep_their_context_once_and_read_back_whole(tmp_path: Path) -> None:
+    """The context (device, os, app, session) is half a small event's JSON: kept once for the
+    events that share it, joined back on every read, byte for byte."""
+    path = tmp_path / "q.db"
+    tricky = {"note": 'a value that says ,"context":{"x":1} inside it', "n": 1}
+    with Client(path=path, send=False, track_lifecycle=False) as client:
+        sent = [client.track("u", f"E{i}", PROPS if i % 2 else tricky)[1] for i in range(50)]
+    with closing(SQLiteStore.open(path)) as store:
+        queued = store.peek(None, limit=100)
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        contexts = conn.execute("SELECT count(*) FROM contexts").fetchone()[0]
+        shared = conn.execute("SELECT count(*) FROM events WHERE context IS NOT NULL").fetchone()[0]
+        stored = conn.execute("SELECT max(length(body)) FROM events").fetchone()[0]
+    assert contexts == 2 and shared == 50  # the session's first (sessionStart), then all the others
+    assert [json.loads(event.body) for event in queued] == [queued_form(message) for message in sent]
+    assert stored < min(len(event.body) for event in queued) * 0.75  # each row holds well under it
+
+
+def queued_form(message: object) -> object:
+    """What the queue holds of a returned message (its nulls left out, as edgetrack queues it)."""
+    assert isinstance(message, dict)
+    return json.loads(json.dumps(form(message), default=str))

@@ -80,7 +80,7 @@ def test_fork_during_commits_never_leaves_a_child_hung(tmp_path: Path) -> None:
         busy.join()
         parent.shutdown()
         child_client.shutdown()
-    children_events = query(path, "SELECT count(*) FROM events WHERE body LIKE '%Forked%'")[0][0]
+    children_events = query(path, "SELECT count(*) FROM queue WHERE body LIKE '%Forked%'")[0][0]
     print(f"\n{FORKS} forks during commits: {hung} hung, {refused} refused, {children_events} committed")
     assert hung == 0 and refused == 0, reasons[:3]
     assert children_events == FORKS

@@ -15,7 +15,7 @@ from tests.conftest import query
 
 def queued(path: Path) -> list[dict[str, Any]]:
     """Every event body in the queue file, oldest first."""
-    return [json.loads(body) for (body,) in query(path, "SELECT body FROM events ORDER BY id")]
+    return [json.loads(body) for (body,) in query(path, "SELECT body FROM queue ORDER BY id")]
 
 
 def tracked(path: Path, event: str) -> dict[str, Any]:

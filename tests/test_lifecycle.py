@@ -20,7 +20,7 @@ OPENED, BACKGROUNDED = "Application Opened", "Application Backgrounded"
 
 
 def queued(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(body) for (body,) in query(path, "SELECT body FROM events ORDER BY id")]
+    return [json.loads(body) for (body,) in query(path, "SELECT body FROM queue ORDER BY id")]
 
 
 def lifecycle(path: Path) -> list[tuple[str, dict[str, Any]]]:

@@ -70,7 +70,7 @@ class MutatesThenRaises:
 
 
 def queued(path: Path) -> list[Event]:
-    return [json.loads(body) for (body,) in query(path, "SELECT body FROM events ORDER BY id")]
+    return [json.loads(body) for (body,) in query(path, "SELECT body FROM queue ORDER BY id")]
 
 
 def rows(path: Path) -> int:

@@ -81,8 +81,8 @@ def test_opt_out_is_kept_across_restarts_until_opt_in(tmp_path: Path) -> None:
     with queue_only(path, clock) as c:
         assert c.opted_out is False
         c.pipeline.wait_committed(timeout=10)
-    assert [b for (b,) in query(path, "SELECT body FROM events") if "Still out" in b] == []
-    assert len([b for (b,) in query(path, "SELECT body FROM events") if '"Back"' in b]) == 1
+    assert [b for (b,) in query(path, "SELECT body FROM queue") if "Still out" in b] == []
+    assert len([b for (b,) in query(path, "SELECT body FROM queue") if '"Back"' in b]) == 1
 
 
 def test_opt_out_without_a_prior_call_is_kept(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ START = 1_800_000_000.0  # FakeClock's default wall time
 def sessions(path: Path) -> list[tuple[str, int | None, bool]]:
     """Each queued event's name, context.sessionId and whether it has sessionStart: true."""
     found: list[tuple[str, int | None, bool]] = []
-    for (body,) in query(path, "SELECT body FROM events ORDER BY id"):
+    for (body,) in query(path, "SELECT body FROM queue ORDER BY id"):
         message: dict[str, Any] = json.loads(body)
         context = message["context"]
         assert context.get("sessionStart") in (None, True)

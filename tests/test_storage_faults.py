@@ -180,7 +180,7 @@ def test_a_deleted_wal_is_noticed_and_durable_calls_after_it_survive_kill_9(tmp_
     """)
     returned, dropped = result.stdout.split(" ", 1)
     conn = sqlite3.connect(path)
-    after = conn.execute("SELECT count(*) FROM events WHERE body LIKE '%\"After\"%'").fetchone()[0]
+    after = conn.execute("SELECT count(*) FROM queue WHERE body LIKE '%\"After\"%'").fetchone()[0]
     integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
     conn.close()
     assert int(returned) == 200 and after == 200 and integrity == "ok"
@@ -215,6 +215,6 @@ def test_a_durable_call_that_cannot_commit_returns_false_and_is_never_committed_
     assert all("could not be written" in reason for _, reason in outcome["refused"]), outcome
     assert outcome["after"] is True
     conn = sqlite3.connect(path)
-    names = [json.loads(b)["event"] for (b,) in conn.execute("SELECT body FROM events ORDER BY id")]
+    names = [json.loads(b)["event"] for (b,) in conn.execute("SELECT body FROM queue ORDER BY id")]
     conn.close()
     assert names == ["Warm", "After"]

@@ -27,14 +27,18 @@ TRIM_TO = 0.99  # trim a little below a cap, so a full queue does not trim on ev
 # Multi-row INSERTs of fixed sizes (largest first): one GIL release a statement, not one a row
 # as executemany(), and few cached statements (~0.25 MB each). SQLite < 3.32: 999 parameters.
 CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1) if sqlite3.sqlite_version_info < (3, 32) else (256, 128, 32, 8, 2, 1)
-_VALUES = "INSERT INTO events (type, message_id, body, size, created, wall) VALUES "
-_FIRST = "INSERT INTO events (id, type, message_id, body, size, created, wall) VALUES (?,?,?,?,?,?{shift},?)"
+_VALUES = "INSERT INTO events (type, message_id, body, size, created, wall, context) VALUES "
+_FIRST = (
+    "INSERT INTO events (id, type, message_id, body, size, created, wall, context) "
+    "VALUES (?,?,?,?,?,?{shift},?,?)"
+)
+_CONTEXT = ',"context":'  # the envelope's last key: the context an event shares with others
 
 
 def insert_statements(shift: float) -> dict[int, str]:
     """The multi-row INSERTs; ``shift`` is added to ``created`` by SQLite itself (the writer's
     rows carry monotonic readings), so the rows need no rebuilding in Python."""
-    one = f"(?,?,?,?,?+{shift!r},?)" if shift else "(?,?,?,?,?,?)"
+    one = f"(?,?,?,?,?+{shift!r},?,?)" if shift else "(?,?,?,?,?,?,?)"
     return {n: _VALUES + ",".join([one] * n) for n in CHUNKS}
 
 
@@ -50,14 +54,15 @@ def append(
     """Insert ``rows`` (after making sure of ``lanes``); returns the events dropped per lane."""
     if lanes:
         ensure_lanes(conn, lanes, now)
-    start, left = 0, len(rows)
+    shared = _shared_contexts(conn, rows)
+    start, left = 0, len(shared)
     first = next_id(conn)
-    if first is not None and rows:  # the newest rows were deleted: SQLite would reuse their ids
-        conn.execute(_FIRST.format(shift=f"+{shift!r}" if shift else ""), (first, *rows[0]))
+    if first is not None and shared:  # the newest rows were deleted: SQLite would reuse their ids
+        conn.execute(_FIRST.format(shift=f"+{shift!r}" if shift else ""), (first, *shared[0]))
         start, left = 1, left - 1
     for n in CHUNKS:
         while left >= n:
-            conn.execute(statements[n], list(chain.from_iterable(rows[start : start + n])))
+            conn.execute(statements[n], list(chain.from_iterable(shared[start : start + n])))
             start, left = start + n, left - n
     # the totals row is not written on every commit (one page less): the tail since it was
     # last brought up to date is counted on the way, and folded in when it grows long
@@ -73,6 +78,27 @@ def append(
     free_events = total_events - int(limits.max_events * TRIM_TO)
     free_bytes = max(total_bytes - int(limits.max_bytes * TRIM_TO), int(total_bytes * overflow))
     return _trim(conn, free_events, free_bytes)
+
+
+def _shared_contexts(conn: sqlite3.Connection, rows: Sequence[Row]) -> list[tuple[object, ...]]:
+    """The rows with their context kept once: each body cut before its last ``"context"`` key,
+    the cut-off end stored in ``contexts`` (once for every event that shares it) and its id in
+    the row. Cutting anywhere is lossless (``queue`` joins the two back), so a body whose last
+    such key is not the envelope's own is only shared less well, never changed."""
+    ids: dict[str, int] = {}
+    out: list[tuple[object, ...]] = []
+    for kind, message_id, body, size, created, wall in rows:
+        cut = body.rfind(_CONTEXT)
+        if cut <= 0:
+            out.append((kind, message_id, body, size, created, wall, None))
+            continue
+        tail = body[cut:]
+        found = ids.get(tail)
+        if found is None:
+            conn.execute("INSERT OR IGNORE INTO contexts (json) VALUES (?)", (tail,))
+            found = ids[tail] = conn.execute("SELECT id FROM contexts WHERE json = ?", (tail,)).fetchone()[0]
+        out.append((kind, message_id, body[:cut], size, created, wall, found))
+    return out
 
 
 def _oldest(

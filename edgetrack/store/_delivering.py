@@ -43,7 +43,7 @@ def claim(
         return None
     max_events, max_bytes, overhead = limits
     rows = conn.execute(
-        "SELECT id, type, message_id, body, created, wall, size FROM events "
+        "SELECT id, type, message_id, body, created, wall, size FROM queue "
         "WHERE id > ? AND (lane IS NULL OR lane = ?) ORDER BY id LIMIT ?",
         (cursor, lane, max_events),
     ).fetchall()

@@ -23,6 +23,7 @@ def purge_pending(conn: sqlite3.Connection, lane: str | None) -> int:
         erased = totals(conn)[0]
         conn.execute("UPDATE lanes SET cursor = ?", (newest,))
         conn.execute("DELETE FROM events")
+        conn.execute("DELETE FROM contexts")  # they hold the users' traits too
         conn.execute("DELETE FROM gaps")
         conn.execute("UPDATE totals SET events = 0, bytes = 0, through = ? WHERE id = 1", (newest,))
         return erased

@@ -48,6 +48,7 @@ def drop_lane(conn: sqlite3.Connection, name: str) -> int:
         # The last lane: what it held was for it alone (not for the next lane to open).
         keep_floor(conn)
         conn.execute("DELETE FROM events")
+        conn.execute("DELETE FROM contexts")
         conn.execute("DELETE FROM gaps")
         conn.execute("UPDATE totals SET events = 0, bytes = 0, through = ? WHERE id = 1", (seq(conn),))
     delete_done(conn)

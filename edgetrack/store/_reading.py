@@ -125,7 +125,7 @@ def peek(
         lane_filter, args = "(lane IS NULL OR lane = ?)", [max(row[0] if row else 0, after), lane, limit]
     order = "DESC" if newest else ""
     query = (
-        f"SELECT id, type, message_id, body, created, wall FROM events WHERE id > ? AND {lane_filter} "
+        f"SELECT id, type, message_id, body, created, wall FROM queue WHERE id > ? AND {lane_filter} "
         f"ORDER BY id {order} LIMIT ?"
     )
     return [QueuedEvent(*row) for row in conn.execute(query, args)]

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 SHM_BYTES = 32 * 1024  # the WAL index: 32 KiB for a WAL of up to ~4,000 pages
-EMPTY_FILE = 64 * 1024  # the schema's pages and a few events: no cap goes below this
+EMPTY_FILE = 96 * 1024  # the schema's ~18 pages and a few events: no cap goes below this
 RECLAIM_SLICE = 256  # pages handed back per transaction (1 MiB at 4 KiB a page)
 RECLAIM_AT = 64  # free pages worth reclaiming
 

@@ -115,6 +115,8 @@ def delete_done(conn: sqlite3.Connection) -> None:
         fold(conn)
         conn.execute("DELETE FROM events WHERE id <= ?", (low,))
         conn.execute("UPDATE totals SET events = events - ?, bytes = bytes - ? WHERE id = 1", (n, size))
+    if n and conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+        conn.execute("DELETE FROM contexts")  # nothing refers to them any more
     # Requeued dead letters belong to one lane: gone once that lane's cursor passes them.
     # "+id" keeps SQLite on the small partial index instead of scanning the rowid range.
     done = "lane IS NOT NULL AND +id <= (SELECT cursor FROM lanes WHERE name = events.lane)"
