@@ -255,3 +255,33 @@ def queued_form(message: object) -> object:
     """What the queue holds of a returned message (its nulls left out, as edgetrack queues it)."""
     assert isinstance(message, dict)
     return json.loads(json.dumps(form(message), default=str))
+
+
+def test_a_new_file_has_the_schema_an_old_one_is_migrated_to(tmp_path: Path) -> None:
+    """A new file is made in one step (no AUTOINCREMENT table made only to be copied); it must
+    be what the migrations make of an old file, column for column."""
+
+    def shape(path: Path) -> dict[str, object]:
+        with closing(sqlite3.connect(path)) as conn:
+            names = [
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+            ]
+            indexes = sorted(
+                (row[0], row[1])
+                for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
+            )
+            columns = {
+                name: [tuple(r[1:]) for r in conn.execute(f"PRAGMA table_info({name})")]
+                for name in names
+                if name != "sqlite_sequence"
+            }
+        return {"columns": columns, "indexes": indexes}
+
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    SQLiteStore.open(new).close()
+    with closing(sqlite3.connect(old, isolation_level=None)) as conn:
+        for statement in SCHEMA_3.split(";"):
+            conn.execute(statement)
+    SQLiteStore.open(old).close()
+    assert shape(new) == shape(old)
