@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from edgetrack import Client
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
 from edgetrack.retry import RetryPolicy
+from edgetrack.sending import Scheduler
 
 
 def ip(*args: str) -> None:
@@ -69,7 +71,8 @@ def main() -> None:
             for i in range(2, 6):
                 client.track("u", f"Offline {i}")
             client.pipeline.wait_committed(5)
-            time.sleep(0.5)  # the lane has looked, seen no default route, and sleeps
+            lane = client.lanes()[0]
+            wait_for(asleep(lane), 10)  # the lane has looked, seen no default route, and sleeps
             seen["sent_while_offline"] = len(emulator.events())
             seen["offline_wait_s"] = _next_attempt_in(client)
             seen["lane_offline"] = client.lanes()[0].offline
@@ -84,10 +87,10 @@ def main() -> None:
 
             # it goes, events wait; it comes back, they go
             ip("route", "del", "default")
-            time.sleep(0.5)
+            wait_for(lambda: lane.offline, 10)
             client.track("u", "Offline again")
             client.pipeline.wait_committed(5)
-            time.sleep(0.5)
+            wait_for(asleep(lane), 10)  # it looked at the new event, and sleeps until told
             seen["sent_while_offline_again"] = len(emulator.events()) - 5
             ip("route", "add", "default", "via", "10.77.0.1", "dev", "et0")
             seen["second_back_s"] = wait_for(lambda: len(emulator.events()) >= 6, 20)
@@ -102,11 +105,16 @@ def main() -> None:
                 settled, before = now == before, now
                 if settled:
                     break
-            time.sleep(0.5)
+            time.sleep(0.5)  # the idle window measured (not a wait for something to happen)
             seen["idle_switches"] = switches(names) - before if settled else None
             seen["delivered"] = [event["event"] for event in emulator.events()]
     json.dump(seen, sys.stdout)
     print()
+
+
+def asleep(lane: Scheduler) -> Callable[[], bool]:
+    """Whether the lane is offline with events pending and sleeps until told (no timer look)."""
+    return lambda: lane.offline and (lane.wakes_in or 0) > 3000
 
 
 def _next_attempt_in(client: Client) -> float | None:
