@@ -46,13 +46,13 @@ queue as above). Every failure is caught and logged at debug on
 
 The native layer is injectable for tests: ``objc_class`` (rubicon's ``ObjCClass``), ``block``
 (wraps a Python function as an Objective-C block) and ``path_monitor`` (starts a path monitor).
-The ctypes code for Network.framework and SystemConfiguration is at the end of this module, in
-``_NwPathMonitor`` and ``_Reachability``; it runs only on Apple platforms.
+The ctypes code for Network.framework and SystemConfiguration is in ``_ios_native``
+(``_NwPathMonitor``, ``_Reachability``), loaded when a probe starts listening; it runs only on
+Apple platforms.
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import logging
 import threading
@@ -345,19 +345,7 @@ class IosPower(CachingProbe):
         return observers, center, monitor
 
 
-# -- the network path: Network.framework, else SystemConfiguration, through ctypes -------------
-#
-# None of this can run off Apple platforms. It is kept small and defensive: each monitor is
-# built in its constructor, which raises (caught by ``start_path_monitor``) if anything is
-# missing, and its callbacks catch everything. Handlers run on one private serial dispatch
-# queue, created once and never released. Callback objects (rubicon Blocks, ctypes function
-# pointers) are never freed while the framework might still call them: a Block is kept alive by
-# rubicon from the framework's copy of it until the framework disposes of that copy, and a
-# reachability callback is parked in ``_RETIRED`` when its monitor is cancelled.
-
-_queue: int | None = None
-_queue_lock = threading.Lock()
-_RETIRED: list[Any] = []
+# -- the network path ---------------------------------------------------------------------
 
 # nw_path_status_t: invalid 0, satisfied 1, unsatisfied 2, satisfiable 3 (a connection attempt
 # would bring a network up, e.g. cellular on demand: counted as online)
@@ -369,115 +357,6 @@ _SC_CONNECTION_ON_TRAFFIC = 1 << 3
 _SC_INTERVENTION_REQUIRED = 1 << 4
 _SC_CONNECTION_ON_DEMAND = 1 << 5
 _SC_IS_WWAN = 1 << 18
-
-
-def _runtime() -> Any:
-    return importlib.import_module("rubicon.objc.runtime")
-
-
-def _path_queue() -> int:
-    """A serial dispatch queue for path callbacks (``dispatch_queue_create`` in libSystem)."""
-    global _queue
-    with _queue_lock:
-        if _queue is None:
-            # rubicon's libc (/usr/lib/libc.dylib) is libSystem, which re-exports libdispatch;
-            # failing that, the symbols the process already has.
-            try:
-                library: Any = _runtime().libc
-                library.dispatch_queue_create  # noqa: B018 - AttributeError where missing
-            except AttributeError:
-                library = ctypes.CDLL(None)
-            create = _signature(
-                library, "dispatch_queue_create", ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p
-            )
-            queue = create(b"edgetrack.power.path", None)  # NULL attributes: serial
-            if not queue:
-                raise OSError("dispatch_queue_create returned NULL")
-            _queue = int(queue)
-        return _queue
-
-
-def _signature(library: Any, name: str, restype: Any, *argtypes: Any) -> Any:
-    function = getattr(library, name)  # AttributeError where the symbol is missing
-    function.restype = restype
-    function.argtypes = list(argtypes)
-    return function
-
-
-class _NwPathMonitor:
-    """Network.framework's path monitor (iOS 12+; ``nw_path_is_constrained`` iOS 13+)."""
-
-    name = "nw_path_monitor"
-
-    def __init__(self, on_path: PathHandler) -> None:
-        objc = importlib.import_module("rubicon.objc")
-        nw = _runtime().load_library("Network")  # /System/Library/Frameworks/Network.framework
-        vp = ctypes.c_void_p
-        create = _signature(nw, "nw_path_monitor_create", vp)
-        set_handler = _signature(nw, "nw_path_monitor_set_update_handler", None, vp, vp)
-        set_queue = _signature(nw, "nw_path_monitor_set_queue", None, vp, vp)
-        start = _signature(nw, "nw_path_monitor_start", None, vp)
-        self._cancel = _signature(nw, "nw_path_monitor_cancel", None, vp)
-        try:
-            self._release: Any = _signature(nw, "nw_release", None, vp)
-        except AttributeError:
-            self._release = None  # then the cancelled monitor is leaked, not released
-        status = _signature(nw, "nw_path_get_status", ctypes.c_int, vp)
-        expensive = _signature(nw, "nw_path_is_expensive", ctypes.c_bool, vp)
-        try:
-            constrained: Any = _signature(nw, "nw_path_is_constrained", ctypes.c_bool, vp)
-        except AttributeError:
-            constrained = None
-
-        def update(path: int | None) -> None:  # the nw_path_t is valid only during this call
-            try:
-                if not path:
-                    return
-                limited = constrained is not None and bool(constrained(path))
-                on_path(*nw_path_state(int(status(path)), bool(expensive(path)), limited))
-            except Exception:
-                _log.debug("ios power probe: reading an nw_path failed", exc_info=True)
-
-        queue = _path_queue()
-        # void (^nw_path_monitor_update_handler_t)(nw_path_t path); the monitor copies it.
-        self._block = objc.Block(update, None, vp)
-        monitor = create()  # returned retained
-        if not monitor:
-            raise OSError("nw_path_monitor_create returned NULL")
-        try:
-            set_handler(monitor, self._block._as_parameter_)
-            set_queue(monitor, queue)
-            start(monitor)
-        except BaseException:
-            if self._release is not None:
-                self._release(monitor)
-            raise
-        self._monitor: int | None = int(monitor)
-
-    def cancel(self) -> None:
-        monitor, self._monitor = self._monitor, None
-        if monitor is None:
-            return
-        try:
-            self._cancel(monitor)  # asynchronous: the monitor holds itself until it is done
-            if self._release is not None:
-                self._release(monitor)  # our reference from nw_path_monitor_create
-        except Exception:
-            _log.debug("ios power probe: nw_path_monitor_cancel failed", exc_info=True)
-
-
-class _ReachabilityContext(ctypes.Structure):
-    _fields_ = [  # SCNetworkReachabilityContext, all zero: no info, no retain/release
-        ("version", ctypes.c_long),
-        ("info", ctypes.c_void_p),
-        ("retain", ctypes.c_void_p),
-        ("release", ctypes.c_void_p),
-        ("copyDescription", ctypes.c_void_p),
-    ]
-
-
-# void (*SCNetworkReachabilityCallBack)(SCNetworkReachabilityRef, SCNetworkReachabilityFlags, void *)
-_REACHABILITY_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 
 
 def nw_path_state(status: int, expensive: bool, constrained: bool) -> tuple[bool | None, bool]:
@@ -495,71 +374,15 @@ def reachability_path_state(flags: int) -> tuple[bool, bool]:
     return reachable, reachable and bool(flags & _SC_IS_WWAN)
 
 
-class _Reachability:
-    """SystemConfiguration reachability of 0.0.0.0 (any route out): the fallback, with a plain C
-    callback rather than a block."""
-
-    name = "reachability"
-
-    def __init__(self, on_path: PathHandler) -> None:
-        runtime = _runtime()
-        sc = runtime.load_library("SystemConfiguration")
-        cf = runtime.load_library("CoreFoundation")
-        vp = ctypes.c_void_p
-        create = _signature(sc, "SCNetworkReachabilityCreateWithAddress", vp, vp, vp)
-        self._set_callback = _signature(
-            sc, "SCNetworkReachabilitySetCallback", ctypes.c_bool, vp, _REACHABILITY_CALLBACK, vp
-        )
-        self._set_queue = _signature(sc, "SCNetworkReachabilitySetDispatchQueue", ctypes.c_bool, vp, vp)
-        get_flags = _signature(sc, "SCNetworkReachabilityGetFlags", ctypes.c_bool, vp, vp)
-        self._release = _signature(cf, "CFRelease", None, vp)
-
-        def report(flags: int) -> None:
-            try:
-                on_path(*reachability_path_state(int(flags)))
-            except Exception:
-                _log.debug("ios power probe: a reachability callback failed", exc_info=True)
-
-        queue = _path_queue()
-        self._callback = _REACHABILITY_CALLBACK(lambda _target, flags, _info: report(flags))
-        self._context = _ReachabilityContext()
-        address = (ctypes.c_ubyte * 16)(16, 2)  # struct sockaddr_in: sin_len 16, AF_INET, 0.0.0.0
-        target = create(None, ctypes.byref(address))  # returned retained
-        if not target:
-            raise OSError("SCNetworkReachabilityCreateWithAddress returned NULL")
-        try:
-            if not self._set_callback(target, self._callback, ctypes.byref(self._context)):
-                raise OSError("SCNetworkReachabilitySetCallback failed")
-            if not self._set_queue(target, queue):
-                raise OSError("SCNetworkReachabilitySetDispatchQueue failed")
-        except BaseException:
-            self._release(target)
-            raise
-        self._target: int | None = int(target)
-        flags = ctypes.c_uint32(0)
-        if get_flags(target, ctypes.byref(flags)):  # the state now; the callback tells of changes
-            report(flags.value)
-
-    def cancel(self) -> None:
-        target, self._target = self._target, None
-        if target is None:
-            return
-        _RETIRED.append(self._callback)  # a call already queued may still come: keep it callable
-        try:
-            self._set_queue(target, None)
-            self._set_callback(target, None, None)
-            self._release(target)
-        except Exception:
-            _log.debug("ios power probe: stopping reachability failed", exc_info=True)
-
-
 def start_path_monitor(on_path: PathHandler) -> PathMonitor | None:
     """Start watching the default network path, calling ``on_path(online, metered)`` from a
     private dispatch queue: Network.framework's path monitor, else SystemConfiguration
-    reachability, else None (no path push here). Never raises."""
-    for kind in (_NwPathMonitor, _Reachability):
-        try:
-            return kind(on_path)
-        except Exception:
-            _log.debug("ios power probe: %s unavailable", kind.name, exc_info=True)
-    return None
+    reachability, else None (no path push here). Never raises. The ctypes layer
+    (``_ios_native``) loads here, not when the package is imported."""
+    try:
+        native = importlib.import_module("edgetrack.power._ios_native")
+    except Exception:
+        _log.debug("ios power probe: no native path layer", exc_info=True)
+        return None
+    started: PathMonitor | None = native.start(on_path)
+    return started
