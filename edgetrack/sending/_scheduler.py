@@ -189,7 +189,7 @@ class Scheduler(Worker):
         power = self._power
         try:
             if isinstance(power, NotifyingProbe):
-                self._unsubscribe.append(power.subscribe(lambda _state: self.power_changed()))
+                self._unsubscribe.append(power.subscribe(self._told))
             if isinstance(power, PushingProbe):
                 self._unsubscribe.append(power.subscribe_radio(self._ride_along))
         except Exception:  # a probe that cannot listen is read at each pass, as before
@@ -215,6 +215,10 @@ class Scheduler(Worker):
         """Power or network state changed: look again now (the probe's cache is dropped)."""
         if isinstance(self._power, CachedProbe):
             self._power.invalidate()
+        self._told(None)
+
+    def _told(self, _state: PowerState | None) -> None:
+        """The probe says its state changed (it has just read it afresh): look again now."""
         with self._lock:
             self._signalled = True
             self._wake.notify()
