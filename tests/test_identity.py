@@ -203,3 +203,18 @@ def test_an_identify_with_no_traits_keeps_the_event_shape(tmp_path: Path) -> Non
     (identify,) = [m for m in queued(path) if m["type"] == "identify"]
     assert identify["userId"] == "u1"
     assert identify["traits"] == {}
+
+
+def test_anonymous_ids_are_random_version_4_uuids(tmp_path: Path) -> None:
+    """Made without the uuid module (it costs a new app's first commit milliseconds), in its form."""
+    import uuid
+
+    with Client(path=tmp_path / "q.db", send=False, track_lifecycle=False) as client:
+        first = client.anonymous_id
+        client.reset()
+        second = client.anonymous_id
+    assert first != second
+    for text in (first, second):
+        assert text is not None
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text

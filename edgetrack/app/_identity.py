@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from edgetrack.store._paths import new_anonymous_id
 from edgetrack.store._state import Changes
 
 __all__ = ["Identity"]
@@ -49,7 +50,7 @@ class Identity:
             self._user_id = stored.get(USER_ID)
             anonymous_id = stored.get(ANONYMOUS_ID)
             if anonymous_id is None:  # a new queue (or one from before 0.2): the install's id
-                anonymous_id = self._install_anonymous_id() or _new_id()
+                anonymous_id = self._install_anonymous_id() or new_anonymous_id()
                 self._save({ANONYMOUS_ID: anonymous_id})
             self._anonymous_id = anonymous_id
             self._traits = _traits(stored.get(TRAITS))
@@ -109,7 +110,7 @@ class Identity:
             self._user_id, self._traits = None, {}
             changes: dict[str, str | None] = {USER_ID: None, TRAITS: None}
             if not keep_anonymous_id:
-                self._anonymous_id = changes[ANONYMOUS_ID] = _new_id()
+                self._anonymous_id = changes[ANONYMOUS_ID] = new_anonymous_id()
             self.version += 1
             self._save(changes)
 
@@ -126,11 +127,3 @@ def _traits(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
-
-
-def _new_id() -> str:
-    """A new anonymous id (uuid4, from os.urandom). ``uuid`` loads on this first need: it
-    imports ``platform``, about 2 ms that no start with an id already kept should pay."""
-    import uuid
-
-    return str(uuid.uuid4())
