@@ -291,9 +291,11 @@ class Pipeline:
             return self._lanes
 
     def _build_lanes(self) -> list[Scheduler]:
+        settings = self.settings
+        if not settings.destinations:
+            return []  # nothing to import (the scheduler, requests) while the first commits land
         from edgetrack.sending._scheduler import Scheduler
 
-        settings = self.settings
         power = settings.power
         if power == "auto":
             from edgetrack.power import default_probe
