@@ -5,6 +5,7 @@ cannot help, and say True only when every event was delivered."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,29 @@ def test_flush_is_false_when_an_event_was_dead_lettered(emulator: Emulator, queu
         assert client.flush(10) is False
         client.track("u", "Fine")
         assert client.flush(10) is True  # the next flush is about the events since
+
+
+def test_flush_counts_a_dead_letter_made_before_the_queue_was_open(
+    emulator: Emulator, queue_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted app's flush() called before its writer has opened the file: the lanes must not
+    start (and dead-letter the backlog) before the mark of what counts as lost is taken (seen
+    once on a loaded machine: True with the refused event dead-lettered)."""
+    with make(emulator, queue_path, send=False) as client:
+        client.track("u", "Refused")
+    from edgetrack.sending._pipeline import Pipeline
+
+    opening = Pipeline._open_writer_store
+
+    def slow_open(self: Pipeline) -> object:
+        time.sleep(0.5)  # the writer's thread is late to open the file (a loaded machine)
+        return opening(self)
+
+    monkeypatch.setattr(Pipeline, "_open_writer_store", slow_open)
+    emulator.fail_next(Fault(400, b'{"error": "bad event"}'))
+    with make(emulator, queue_path, flush_at=1) as client:  # the backlog is due at once
+        assert client.flush(10) is False
+        assert len(client.dead_letters()) == 1
 
 
 def test_flush_is_false_when_events_were_dropped_for_room(emulator: Emulator, queue_path: Path) -> None:

@@ -331,6 +331,9 @@ class Pipeline:
             return False
         if not (self.settings.send and self._names and not self.closed):
             return False
+        # What counts as lost is marked when the writer opens the file, before any lane starts:
+        # a lane started here first could dead-letter an event before the mark, unseen.
+        self._writer.wait_open(None if deadline is None else max(0.0, deadline - time.monotonic()))
         lanes = self.lanes()
         ok, self._losses = flush_lanes(lanes, self.reading, deadline, self._stopping, self._losses)
         return ok

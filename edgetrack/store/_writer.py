@@ -231,8 +231,9 @@ class Writer(Worker):
 
     # -- the thread ------------------------------------------------------------------------
 
-    def wait_open(self, timeout: float) -> bool:
-        """Wait (bounded) until the writer thread has tried to open the queue file once."""
+    def wait_open(self, timeout: float | None) -> bool:
+        """Wait until the writer thread has tried to open the queue file once (bounded by
+        ``timeout``, unless it is None)."""
         thread = self._thread
         if thread is None or not thread.is_alive():
             return self._open_tried.is_set()
