@@ -4,6 +4,7 @@ missing key never loses or moves the file, and the CLI takes the key from EDGETR
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from edgetrack import Client, ConfigError
 from edgetrack.cli import main
 from edgetrack.destinations import IntileryMobile
 from edgetrack.emulator import Emulator
+from edgetrack.store import SQLiteStore
 from edgetrack.testing import FakeClock
 
 pytest.importorskip("sqlcipher3")
@@ -122,3 +124,16 @@ def test_cli_status_needs_edgetrack_key_for_an_encrypted_file(tmp_path: Path) ->
     assert shown.exit_code == 0, shown.output
     assert "4 events queued" in shown.output
     assert [p.name for p in tmp_path.iterdir() if "corrupt" in p.name] == []
+
+
+def test_an_encrypted_file_keeps_sqlciphers_page_size(tmp_path: Path) -> None:
+    """A plain file has 1 KiB pages (less written to flash a commit); SQLCipher's page size is
+    fixed with the key, so an encrypted file keeps SQLCipher's 4 KiB and opens again."""
+    path = tmp_path / "q.db"
+    encrypted_queue(path, FakeClock(), events=3)
+    with closing(SQLiteStore.open(path, key=KEY)) as store:
+        assert int(store.conn.execute("PRAGMA page_size").fetchone()[0]) == 4096
+        assert [event.type for event in store.peek(None, limit=10)].count("track") == 3
+    plain = tmp_path / "plain.db"
+    with closing(SQLiteStore.open(plain)) as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 1024

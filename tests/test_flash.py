@@ -4,7 +4,8 @@ Each WAL frame is one page written (24-byte header, then the page; the last fram
 transaction carries its commit mark). A commit of one small event writes the events table's
 page it appends to, and nothing else, except when that page is full: then the new leaf, its
 parent, the file's header page and the auto-vacuum pointer map. Before, every commit also wrote
-AUTOINCREMENT's ``sqlite_sequence`` row and the ``totals`` row: three pages where one will do.
+AUTOINCREMENT's ``sqlite_sequence`` row and the ``totals`` row: three pages where one will do;
+and a page was SQLite's default 4 KiB, where 1 KiB lets four commits share one page of the OS.
 """
 
 from __future__ import annotations
@@ -71,20 +72,41 @@ def quiet(tmp_path: Path) -> Iterator[tuple[Client, Path, FakeClock]]:
     client.shutdown(timeout=2)
 
 
-def test_one_event_a_commit_writes_one_page(quiet: tuple[Client, Path, FakeClock]) -> None:
+def commits(path: Path, before: int) -> list[list[int]]:
+    """The pages each commit after the first ``before`` frames wrote, commit by commit."""
+    found: list[list[int]] = []
+    pages: list[int] = []
+    for page, commit in wal(path)[before:]:
+        pages.append(page)
+        if commit:
+            found.append(pages)
+            pages = []
+    return found
+
+
+def page_size(path: Path) -> int:
+    return int(struct.unpack(">I", (path.parent / (path.name + "-wal")).read_bytes()[8:12])[0])
+
+
+def test_one_event_a_commit_writes_one_small_page(quiet: tuple[Client, Path, FakeClock]) -> None:
     client, path, clock = quiet
     before = len(frames(path))
-    for _ in range(20):
+    for _ in range(30):
         clock.advance(1.0)  # one event a second: the session's last activity is saved once a minute
         client.track("user-1234", "Product Added", PROPS)
         assert client.pipeline.wait_committed(5)
-    found = wal(path)[before:]
-    written = [page for page, _ in found]
-    assert sum(commit for _, commit in found) == 20  # twenty commits
-    assert not set(written) & bookkeeping_pages(path)  # none wrote totals, sequence, lanes, state
-    single = sum(1 for i, (_, commit) in enumerate(found) if commit and (i == 0 or found[i - 1][1]))
-    assert single >= 12  # most commits are one frame; the others split a full leaf (at most 5)
-    assert len(written) <= 20 * 1.5
+    found = commits(path, before)
+    assert len(found) == 30
+    assert not {page for pages in found for page in pages} & bookkeeping_pages(path)  # no totals, sequence...
+    assert page_size(path) == 1024  # four commits to one 4 KiB page of the OS's cache
+    # A commit writes the leaf it appends to; when that leaf is full, the new leaf, its parent,
+    # the file's header page (page 1) and the auto-vacuum pointer map (page 2) instead (and once,
+    # when the table's first leaf fills, the two leaves its root becomes the parent of).
+    assert all(len(pages) == 1 or (len(pages) <= 6 and {1, 2} < set(pages)) for pages in found)
+    assert sum(len(pages) == 1 for pages in found) >= 15  # a leaf holds at least three events
+    # The target, read from the WAL: at most 1.25x one 4 KiB page (and its frame header) a commit.
+    wal_bytes = sum(len(pages) for pages in found) * (page_size(path) + FRAME_HEADER)
+    assert wal_bytes <= 30 * 1.25 * (4096 + FRAME_HEADER)
 
 
 def test_a_burst_shares_its_pages(quiet: tuple[Client, Path, FakeClock]) -> None:
@@ -93,9 +115,9 @@ def test_a_burst_shares_its_pages(quiet: tuple[Client, Path, FakeClock]) -> None
     for _ in range(400):
         client.track("user-1234", "Product Added", PROPS)
     assert client.pipeline.wait_committed(10)
-    page_size = 4096
-    body = len(json.dumps(PROPS)) + 300  # an event's row is about 400 bytes
-    assert len(frames(path)[before:]) * page_size <= 400 * body * 2.5
+    written = len(frames(path)[before:]) * (page_size(path) + FRAME_HEADER)
+    assert written <= 400 * 1024  # at most 1 KB an event (the target)
+    assert written <= 400 * 300 * 2.5  # an event's row (its context kept once) is under 300 bytes
 
 
 def test_ids_are_never_reused_once_the_queue_has_drained(emulator: Emulator, tmp_path: Path) -> None:

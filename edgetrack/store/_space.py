@@ -13,6 +13,12 @@ memory together. Three things hold it there:
 - **Trimming by the file's size**, not only by the events' own bytes: when the pages in use
   pass ``file_budget(limits)`` the oldest events are dropped (and counted) as when
   ``max_events`` is passed.
+
+It also keeps what the queue *writes* small, for flash that wears out with writes (SD cards,
+eMMC): a new file has 1 KiB pages (``PAGE_SIZE``), not SQLite's default 4 KiB. A commit of one
+small event writes one page to the WAL, and the kernel writes files back in 4 KiB pages, so
+four such commits share what one took (``benchmarks/wear.py`` measures it; ``docs/wear.md``).
+An encrypted file keeps SQLCipher's own page size, and a file made before keeps its own.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from edgetrack.config import QueueLimits
 
 __all__ = [
     "EMPTY_FILE",
+    "PAGE_SIZE",
     "SHM_BYTES",
     "convert",
     "file_budget",
@@ -32,10 +39,11 @@ __all__ = [
     "wal_budget",
 ]
 
+PAGE_SIZE = 1024  # a new plain file's page: one small event's commit, a quarter of a 4 KiB OS page
 SHM_BYTES = 32 * 1024  # the WAL index: 32 KiB for a WAL of up to ~4,000 pages
-EMPTY_FILE = 96 * 1024  # the schema's ~18 pages and a few events: no cap goes below this
-RECLAIM_SLICE = 256  # pages handed back per transaction (1 MiB at 4 KiB a page)
-RECLAIM_AT = 64  # free pages worth reclaiming
+EMPTY_FILE = 96 * 1024  # the schema's pages and a few events: no cap goes below this
+RECLAIM_SLICE = 1024 * 1024  # bytes of free pages handed back per transaction
+RECLAIM_AT = 256 * 1024  # bytes of free pages worth reclaiming
 
 
 def _number(conn: sqlite3.Connection, pragma: str) -> int:
@@ -92,7 +100,8 @@ def reclaim(conn: sqlite3.Connection, *, everything: bool = False) -> int:
     once, and ``incremental_vacuum`` frees one page a step.
     """
     free = _number(conn, "freelist_count")
-    if free >= RECLAIM_AT or (everything and free):
-        pages = free if everything else min(free, RECLAIM_SLICE)
+    page_size = _number(conn, "page_size")
+    if free * page_size >= RECLAIM_AT or (everything and free):
+        pages = free if everything else min(free, RECLAIM_SLICE // page_size)
         conn.executescript(f"PRAGMA incremental_vacuum({pages});")
     return free

@@ -160,7 +160,9 @@ class SQLiteStore:
         ensure_private_file(path)
 
         def set_up(conn: sqlite3.Connection) -> Timeline:
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect in a new file only
+            if key is None:  # SQLCipher's page size is its own setting, fixed with the key
+                conn.execute(f"PRAGMA page_size={space.PAGE_SIZE}")  # in a new file only
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # in a new file only
             _enable_wal(conn, busy_timeout)
             conn.execute(f"PRAGMA synchronous={synchronous}")
             if limits is not None:
