@@ -120,6 +120,35 @@ def test_a_burst_shares_its_pages(quiet: tuple[Client, Path, FakeClock]) -> None
     assert written <= 400 * 300 * 2.5  # an event's row (its context kept once) is under 300 bytes
 
 
+def zeroed_frames(path: Path, before: int) -> int:
+    """How many of the frames after the first ``before`` hold a page of nothing but zeros."""
+    data = (path.parent / (path.name + "-wal")).read_bytes()
+    size = page_size(path)
+    offset = WAL_HEADER + before * (FRAME_HEADER + size)
+    found = 0
+    while offset + FRAME_HEADER + size <= len(data):
+        found += not any(data[offset + FRAME_HEADER : offset + FRAME_HEADER + size])
+        offset += FRAME_HEADER + size
+    return found
+
+
+def test_a_delivery_writes_no_pages_of_zeros(emulator: Emulator, tmp_path: Path) -> None:
+    """Deleting what was delivered frees pages; SQLite's secure_delete=ON (the default of some
+    builds, Debian's among them) writes each freed page again, as zeros: wear for nothing."""
+    path = tmp_path / "q.db"
+    destination = IntileryMobile(emulator.write_key, endpoint=emulator.url)
+    options = {"flush_at": 1000, "flush_interval": 3600, "track_lifecycle": False}
+    with Client([destination], path=path, **options) as client:  # type: ignore[arg-type]
+        for i in range(300):
+            client.track("u", "E", {**PROPS, "i": i})
+        assert client.pipeline.wait_committed(5)
+        before = len(frames(path))  # none sent yet: not due before flush()
+        assert client.flush(10) is True
+        assert client.stats().events_on_disk == 0
+        assert len(frames(path)) > before  # the delivery wrote (and the WAL was not reset)
+        assert zeroed_frames(path, before) == 0
+
+
 def test_ids_are_never_reused_once_the_queue_has_drained(emulator: Emulator, tmp_path: Path) -> None:
     """Without AUTOINCREMENT, SQLite would give the next event the id of the last one delivered
     and deleted: the lane's cursor would skip it. The ids go on from the newest ever queued."""

@@ -19,6 +19,9 @@ eMMC): a new file has 1 KiB pages (``PAGE_SIZE``), not SQLite's default 4 KiB. A
 small event writes one page to the WAL, and the kernel writes files back in 4 KiB pages, so
 four such commits share what one took (``benchmarks/wear.py`` measures it; ``docs/wear.md``).
 An encrypted file keeps SQLCipher's own page size, and a file made before keeps its own.
+Deleting what was delivered does not write zeros over the pages it frees (``SECURE_DELETE``:
+SQLite's ``FAST``; some builds, Debian's among them, default to ``ON``); a deleted row is still
+cleared from every page the delete writes anyway, and erasing (``_erasing``) turns it ``ON``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from edgetrack.config import QueueLimits
 __all__ = [
     "EMPTY_FILE",
     "PAGE_SIZE",
+    "SECURE_DELETE",
     "SHM_BYTES",
     "convert",
     "file_budget",
@@ -40,6 +44,7 @@ __all__ = [
 ]
 
 PAGE_SIZE = 1024  # a new plain file's page: one small event's commit, a quarter of a 4 KiB OS page
+SECURE_DELETE = "FAST"  # clear deleted rows on the pages a delete writes, write no page for it
 SHM_BYTES = 32 * 1024  # the WAL index: 32 KiB for a WAL of up to ~4,000 pages
 EMPTY_FILE = 96 * 1024  # the schema's pages and a few events: no cap goes below this
 RECLAIM_SLICE = 1024 * 1024  # bytes of free pages handed back per transaction

@@ -165,6 +165,7 @@ class SQLiteStore:
             conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # in a new file only
             _enable_wal(conn, busy_timeout)
             conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute(f"PRAGMA secure_delete={space.SECURE_DELETE}")
             if limits is not None:
                 space.set_up(conn, limits)
             migrate(conn)
