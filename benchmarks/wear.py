@@ -21,8 +21,9 @@ Systems:
 * ``append-only JSON lines``: what analytics-kotlin does (a file of events): each event's JSON
   line written and flushed to the OS at the same cadence (``os.fsync`` too in the durable
   comparison), one line per event.
-* ``one page a commit``: the floor for SQLite with one commit per event: one 4 KiB WAL frame
-  (4,096 bytes and its 24-byte header), computed, not run.
+* ``one page a commit``: the floor for SQLite at its default page size with one commit per
+  event: one 4 KiB WAL frame (4,096 bytes and its 24-byte header), computed, not run. The queue
+  file's pages are 1 KiB (``docs/wear.md``), so edgetrack goes under it.
 
 Each client tracks two events first (a session's first event has a context of its own) and
 idles 2 s (its lanes start and look once) before the count starts. Cadences: one event a second
