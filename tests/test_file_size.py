@@ -3,6 +3,9 @@ its shared memory together stay within QueueLimits.max_bytes."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from itertools import pairwise
 from pathlib import Path
 
 from edgetrack import Client, QueueLimits, RetryPolicy
@@ -53,3 +56,28 @@ def test_file_wal_and_index_stay_within_max_bytes(queue_path: Path) -> None:
     )
     assert lane.dropped["queue_full"] > 20_000 and lane.pending > 2_500
     assert largest <= limits.max_bytes
+
+
+def test_a_full_queue_reuses_the_pages_it_trims(queue_path: Path) -> None:
+    """At its cap of events the queue drops the oldest now and then; the pages they took are
+    reused by the next events, not handed back (which moved as many pages from the file's end
+    at every trim, only for the file to grow again: flash wear for nothing)."""
+    limits = QueueLimits(max_events=2_000)
+    with Client(path=queue_path, send=False, limits=limits, track_lifecycle=False) as client:
+        for _ in range(25):  # 2,500 events: at the cap, trimming already
+            for i in range(100):
+                client.track("u", "E", {"i": i, "pad": PAD})
+            assert client.pipeline.wait_committed(timeout=30)
+        sizes = []
+        for i in range(200):  # one commit each; a trim every 20 or so
+            client.track("u", "E", {"i": i, "pad": PAD})
+            assert client.pipeline.wait_committed(timeout=30)
+            sizes.append(on_disk_pages(queue_path))
+        assert client.stats().dropped["dropped:queue_full"] >= 600
+    assert all(later >= earlier for earlier, later in pairwise(sizes))  # it never shrank
+
+
+def on_disk_pages(path: Path) -> int:
+    """The file's pages as SQLite sees them (its WAL included)."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return int(conn.execute("PRAGMA page_count").fetchone()[0])

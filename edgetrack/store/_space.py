@@ -5,8 +5,10 @@ memory together. Three things hold it there:
 
 - **Incremental vacuum.** The file is created with ``auto_vacuum=INCREMENTAL`` (an older file
   is converted once, by a ``VACUUM``, the first time a writer opens it), and pages that
-  deliveries and trims free are handed back to the file system a slice at a time
-  (``reclaim``), in the transactions that free them, off the ``track()`` path.
+  deliveries free are handed back to the file system a slice at a time (``reclaim``), in the
+  transactions that free them, off the ``track()`` path. Pages a trim frees are the next
+  events' (the queue is at its cap): only those that keep the file over its budget go back
+  (``reclaim_over``).
 - **A bounded WAL.** ``journal_size_limit`` truncates the WAL after each checkpoint, and the
   automatic checkpoint runs at the same size, both ``wal_budget(limits)``: an eighth of
   ``max_bytes``, at most 4 MiB.
@@ -38,6 +40,7 @@ __all__ = [
     "convert",
     "file_budget",
     "reclaim",
+    "reclaim_over",
     "set_up",
     "used_bytes",
     "wal_budget",
@@ -110,3 +113,15 @@ def reclaim(conn: sqlite3.Connection, *, everything: bool = False) -> int:
         pages = free if everything else min(free, RECLAIM_SLICE // page_size)
         conn.executescript(f"PRAGMA incremental_vacuum({pages});")
     return free
+
+
+def reclaim_over(conn: sqlite3.Connection, budget: int) -> int:
+    """After a trim: hand back only the free pages that keep the file over ``budget`` bytes; the
+    others are reused by the next events (handing them back would move as many pages from the
+    file's end, and the file would grow again). Returns how many pages were handed back."""
+    page_size = _number(conn, "page_size")
+    over = -(-(_number(conn, "page_count") * page_size - budget) // page_size)  # rounded up
+    pages = min(_number(conn, "freelist_count"), over)
+    if pages > 0:
+        conn.executescript(f"PRAGMA incremental_vacuum({pages});")
+    return max(pages, 0)

@@ -363,7 +363,8 @@ class SQLiteStore:
                 app_state.save(conn, state)
             dropped = appending.append(conn, full, statements, limits, lanes, now, shift)
         if dropped:
-            self._reclaim(everything=True)
+            with self._read() as conn:
+                space.reclaim_over(conn, space.file_budget(limits))
         return dropped
 
     def _shift(self, shift: float) -> dict[int, str]:
