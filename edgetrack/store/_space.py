@@ -102,26 +102,25 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 
 def reclaim(conn: sqlite3.Connection, *, everything: bool = False) -> int:
     """Hand free pages back to the file system (a slice, or all), in a transaction of its own
-    (outside any other); returns how many pages were free.
-
-    ``executescript``, because Python's ``execute`` steps a statement without result columns
-    once, and ``incremental_vacuum`` frees one page a step.
-    """
+    (outside any other); returns how many pages were free."""
     free = _number(conn, "freelist_count")
     page_size = _number(conn, "page_size")
     if free * page_size >= RECLAIM_AT or (everything and free):
-        pages = free if everything else min(free, RECLAIM_SLICE // page_size)
-        conn.executescript(f"PRAGMA incremental_vacuum({pages});")
+        _vacuum(conn, free if everything else min(free, RECLAIM_SLICE // page_size))
     return free
 
 
-def reclaim_over(conn: sqlite3.Connection, budget: int) -> int:
+def reclaim_over(conn: sqlite3.Connection, budget: int) -> None:
     """After a trim: hand back only the free pages that keep the file over ``budget`` bytes; the
     others are reused by the next events (handing them back would move as many pages from the
-    file's end, and the file would grow again). Returns how many pages were handed back."""
+    file's end, and the file would grow again)."""
     page_size = _number(conn, "page_size")
     over = -(-(_number(conn, "page_count") * page_size - budget) // page_size)  # rounded up
-    pages = min(_number(conn, "freelist_count"), over)
+    _vacuum(conn, min(_number(conn, "freelist_count"), over))
+
+
+def _vacuum(conn: sqlite3.Connection, pages: int) -> None:
+    """Hand ``pages`` free pages back. ``executescript``, because Python's ``execute`` steps a
+    statement without result columns once, and ``incremental_vacuum`` frees one page a step."""
     if pages > 0:
         conn.executescript(f"PRAGMA incremental_vacuum({pages});")
-    return max(pages, 0)
